@@ -1,0 +1,213 @@
+//! Chat platforms behind one small adapter trait: inbound events in, a send call out.
+//!
+//! Each adapter owns its protocol, reconnects, rate limits and escaping. The engine and the
+//! delivery worker only ever see [`Inbound`], [`Outbound`], [`Sent`] and [`SendError`].
+
+pub mod console;
+pub mod irc;
+pub mod rocketchat;
+pub mod slack;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+/// The kind of chat system an adapter speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformKind {
+    Console,
+    Irc,
+    Slack,
+    #[serde(rename = "rocketchat")]
+    RocketChat,
+}
+
+impl PlatformKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformKind::Console => "console",
+            PlatformKind::Irc => "irc",
+            PlatformKind::Slack => "slack",
+            PlatformKind::RocketChat => "rocketchat",
+        }
+    }
+}
+
+impl fmt::Display for PlatformKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who wrote an inbound message, as the platform identifies them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    /// Stable platform id: Slack user id, Rocket.Chat username, IRC nick, console name.
+    pub id: String,
+    /// What people see (display name); may equal `id`.
+    pub display: String,
+}
+
+/// What happened on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundKind {
+    /// A new message (commands are messages too).
+    Message,
+    /// The message `message_id` was edited; `text` is the new text.
+    Edit,
+    /// The message `message_id` was deleted.
+    Delete,
+    /// A reaction was added to the message `message_id` (never an acknowledgement).
+    Reaction { name: String },
+}
+
+/// One inbound chat event, already decoded by its adapter.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    /// The configured name of the adapter instance (e.g. `slack`, `irc-libera`, `rc-backup`).
+    pub platform: String,
+    pub kind: PlatformKind,
+    pub event: InboundKind,
+    /// Channel id or name as the adapter addresses it (Slack channel id, Rocket.Chat room id,
+    /// IRC channel name, console channel).
+    pub channel: String,
+    /// The root message id of the thread this message belongs to, if any (Slack `thread_ts`,
+    /// Rocket.Chat `tmid`, IRC `+reply` msgid). For `Edit`/`Delete`/`Reaction` the thread of
+    /// the target message when known.
+    pub thread: Option<String>,
+    /// Incident number the adapter inferred from the platform's own conventions (IRC `INC-7: ...`
+    /// prefix, or an incident channel `#flare-inc-7`).
+    pub incident_hint: Option<i64>,
+    pub author: Author,
+    pub text: String,
+    /// The platform's id for the message (Slack `ts`, Rocket.Chat `_id`, IRC msgid or a
+    /// synthesised id). For `Edit`/`Delete`/`Reaction`: the id of the target message.
+    pub message_id: String,
+    /// The platform's own timestamp of the message (server-time, Slack `ts`, Rocket.Chat `ts`).
+    pub sent_at: DateTime<Utc>,
+}
+
+/// How an outbound message is meant; adapters render each the way their platform expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Style {
+    /// The bot answering a command.
+    Reply,
+    /// The root message of an incident's thread on a channel.
+    ThreadRoot,
+    /// A status update: posted in the thread, and shown in the channel where the platform can
+    /// (Slack `reply_broadcast`, Rocket.Chat `tshow`), when configured.
+    StatusUpdate,
+    /// An announcement in a channel (not in a thread).
+    Announcement,
+    /// A message mirrored from another platform or channel, attributed to `author`.
+    Mirror,
+    /// A reminder or escalation ping (IRC sends it as NOTICE).
+    Reminder,
+}
+
+impl Style {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Style::Reply => "reply",
+            Style::ThreadRoot => "thread_root",
+            Style::StatusUpdate => "status_update",
+            Style::Announcement => "announcement",
+            Style::Mirror => "mirror",
+            Style::Reminder => "reminder",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Style> {
+        Some(match s {
+            "reply" => Style::Reply,
+            "thread_root" => Style::ThreadRoot,
+            "status_update" => Style::StatusUpdate,
+            "announcement" => Style::Announcement,
+            "mirror" => Style::Mirror,
+            "reminder" => Style::Reminder,
+            _ => return None,
+        })
+    }
+}
+
+/// One message for an adapter to send. `text` is always plain text: the adapter escapes it and
+/// neutralises any mention in it. Deliberate mentions are in `mentions`, as platform user ids,
+/// and the adapter renders them in its own syntax.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    /// The outbox row this comes from; stable across retries (an idempotency key).
+    pub delivery_id: i64,
+    pub channel: String,
+    /// The thread root on this platform and channel, as returned earlier in [`Sent::thread`].
+    pub thread: Option<String>,
+    /// The incident this is about, for platforms that mark incidents in text (IRC prefix mode).
+    pub incident: Option<i64>,
+    pub style: Style,
+    /// For `Style::Mirror`: the rendered attribution (e.g. `alice@slack`).
+    pub author: Option<String>,
+    pub text: String,
+    /// Platform user ids to mention deliberately (on-call pings).
+    pub mentions: Vec<String>,
+    /// Edit this earlier message (its remote id) instead of posting a new one. An adapter whose
+    /// platform cannot edit posts `(edited) ...` instead.
+    pub edit_of: Option<String>,
+    /// Delete (or mark deleted) this earlier message (its remote id).
+    pub delete_of: Option<String>,
+}
+
+/// The result of a successful send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The platform id of the (first) message written.
+    pub remote_id: String,
+    /// For `Style::ThreadRoot`: what later messages should pass as [`Outbound::thread`].
+    pub thread: Option<String>,
+}
+
+/// Why a send failed, and whether retrying can help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Temporary (disconnected, rate-limited, 5xx): retry, not before `after` when given.
+    #[error("temporary failure: {reason}")]
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
+    /// Cannot succeed (channel not found, not in channel, no permission, message rejected).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Where adapters push inbound events.
+pub type InboundSink = mpsc::Sender<Inbound>;
+
+/// One connected chat system. `run` owns the connection (connect, receive, reconnect) and
+/// returns only on shutdown or a fatal error (bad credentials), which is logged with the
+/// adapter's name while the other adapters keep running. `send` may be called concurrently
+/// with `run` and waits for the adapter's own rate limits.
+#[async_trait]
+pub trait ChatAdapter: Send + Sync + 'static {
+    fn name(&self) -> &str;
+    fn kind(&self) -> PlatformKind;
+    async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()>;
+    async fn send(&self, msg: &Outbound) -> Result<Sent, SendError>;
+}
+
+/// Where a configured channel serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRole {
+    pub platform: String,
+    pub kind: PlatformKind,
+    pub channel: String,
+    /// Incidents get a thread here, and what is said in that thread is mirrored.
+    pub incident: bool,
+    /// Status updates and incident announcements are posted here.
+    pub announce: bool,
+}

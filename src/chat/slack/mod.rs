@@ -1,0 +1,38 @@
+//! Slack adapter (issue 4). Placeholder config until the adapter lands.
+
+use serde::Deserialize;
+
+use crate::chat::{ChannelRole, PlatformKind};
+use crate::config::{ChannelConfig, Problem};
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct SlackConfig {
+    pub name: String,
+    pub api_base: String,
+    pub channels: Vec<ChannelConfig>,
+}
+
+impl SlackConfig {
+    pub fn validate(&self, key: &str, problems: &mut Vec<Problem>) {
+        if self.api_base.is_empty() {
+            problems.push(Problem {
+                key: format!("{key}.api_base"),
+                reason: "required".into(),
+            });
+        }
+    }
+
+    pub fn channel_roles(&self) -> Vec<ChannelRole> {
+        self.channels
+            .iter()
+            .map(|c| ChannelRole {
+                platform: self.name.clone(),
+                kind: PlatformKind::Slack,
+                channel: c.id.clone(),
+                incident: c.incident,
+                announce: c.announce,
+            })
+            .collect()
+    }
+}

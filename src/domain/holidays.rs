@@ -1,0 +1,1 @@
+//! US federal holidays by rule (skeleton).

@@ -1,0 +1,7 @@
+//! The pure core: incidents and their state machine, the command grammar, the business
+//! calendar and the SLA policy. No I/O, no async.
+
+pub mod calendar;
+pub mod command;
+pub mod holidays;
+pub mod sla;

@@ -1,0 +1,14 @@
+//! Flare: a self-hosted incident-response chat bot for Rocket.Chat, Slack and IRC.
+//!
+//! Layers (see docs/architecture.md): `domain` is pure; `engine` decides and records in one
+//! transaction; `store` persists; `chat` adapters talk to platforms; `delivery` drains the
+//! outbox; `scheduler` fires durable timers.
+
+pub mod chat;
+pub mod clock;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod engine;
+pub mod scheduler;
+pub mod store;
