@@ -141,16 +141,16 @@ impl BusinessCalendar {
                 ),
             );
         }
-        if let (Some(s), Some(e)) = (start, end) {
-            if s >= e {
-                problem(
-                    "calendar.business_end".into(),
-                    format!(
-                        "business hours end ({}) must be later than they start ({})",
-                        c.business_end, c.business_start
-                    ),
-                );
-            }
+        if let (Some(s), Some(e)) = (start, end)
+            && s >= e
+        {
+            problem(
+                "calendar.business_end".into(),
+                format!(
+                    "business hours end ({}) must be later than they start ({})",
+                    c.business_end, c.business_start
+                ),
+            );
         }
 
         let mut closures = BTreeMap::new();
@@ -236,11 +236,13 @@ impl BusinessCalendar {
     }
 
     /// The first instant at or after `after` that is in business hours. Business hours that
-    /// start inside a DST gap start when the clocks jump past the gap.
+    /// start inside a DST gap start when the clocks jump past the gap; when the clocks fall
+    /// back into business hours, they start at the change.
     pub fn next_business_start(&self, after: DateTime<Utc>) -> DateTime<Utc> {
-        // Each step moves to the start of a later (or the same) day's hours; holidays and
-        // closures are finite, so a business day comes within a few weeks. The bound only
-        // guards against a calendar whose every day is closed.
+        // Each step moves to the next instant where the class can change: the start of the
+        // hours (today or on a later day) or an offset change before it. Holidays and closures
+        // are finite, so a business day comes within a few weeks; the bound only guards
+        // against a calendar whose every day is closed.
         const MAX_STEPS: usize = 20_000;
         let start_time =
             NaiveTime::from_num_seconds_from_midnight_opt(self.start, 0).unwrap_or(NaiveTime::MIN);
@@ -261,7 +263,10 @@ impl BusinessCalendar {
                     None => return t,
                 }
             };
-            let next = self.first_instant_at_or_after(target_date.and_time(start_time), t);
+            let mut next = self.first_instant_at_or_after(target_date.and_time(start_time), t);
+            if let Some(change) = self.offset_change_between(t, next) {
+                next = next.min(change);
+            }
             // Real zones always move forward here; a step of one second keeps a pathological
             // zone from looping on the same instant.
             t = if next > t {
@@ -294,37 +299,67 @@ impl BusinessCalendar {
         }
     }
 
+    /// UTC offset in seconds at an instant given in whole seconds.
+    fn offset_at(&self, secs: i64) -> Option<i32> {
+        let t = DateTime::from_timestamp(secs, 0)?;
+        Some(
+            self.zone
+                .offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        )
+    }
+
+    /// The first instant in `(from, to]` with another UTC offset than `from`, if the offsets
+    /// at both ends differ. Transitions fall on whole seconds.
+    fn offset_change_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let (lo, hi) = (from.timestamp(), to.timestamp());
+        let before = self.offset_at(lo)?;
+        if hi <= lo || self.offset_at(hi)? == before {
+            return None;
+        }
+        let first = first_second_where(lo, hi, |s| self.offset_at(s) != Some(before));
+        DateTime::from_timestamp(first, 0)
+    }
+
     /// For a wall-clock time skipped by a transition: the first instant whose wall clock
     /// reads later than it, found by bisection between the offsets either side.
     fn end_of_gap(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
-        let as_utc = local.and_utc();
-        let offset_at = |t: DateTime<Utc>| {
-            i64::from(
-                self.zone
-                    .offset_from_utc_datetime(&t.naive_utc())
-                    .fix()
-                    .local_minus_utc(),
-            )
+        let naive = local.and_utc().timestamp();
+        let day = 86_400;
+        let before = i64::from(self.offset_at(naive - day)?);
+        let after = i64::from(self.offset_at(naive + day)?);
+        let (lo, hi) = (naive - before.max(after), naive - before.min(after));
+        let reads_later = |s: i64| {
+            DateTime::from_timestamp(s, 0)
+                .is_some_and(|t| t.with_timezone(&self.zone).naive_local() >= local)
         };
-        let before = offset_at(as_utc.checked_sub_signed(TimeDelta::days(1))?);
-        let after = offset_at(as_utc.checked_add_signed(TimeDelta::days(1))?);
-        let mut lo = as_utc.checked_sub_signed(TimeDelta::seconds(before.max(after)))?;
-        let mut hi = as_utc.checked_sub_signed(TimeDelta::seconds(before.min(after)))?;
-        let reads_later = |t: DateTime<Utc>| t.with_timezone(&self.zone).naive_local() >= local;
         if !reads_later(hi) {
             return None;
         }
-        // Invariant: hi reads at or after `local`; lo (unless it is hi) does not.
-        while hi - lo > TimeDelta::seconds(1) {
-            let mid = lo + (hi - lo) / 2;
-            if reads_later(mid) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
+        if reads_later(lo) {
+            return DateTime::from_timestamp(lo, 0);
         }
-        Some(if reads_later(lo) { lo } else { hi })
+        DateTime::from_timestamp(first_second_where(lo, hi, reads_later), 0)
     }
+}
+
+/// The first second in `(lo, hi]` where `pred` holds, given it fails at `lo`, holds at `hi`
+/// and flips only once in between.
+fn first_second_where(mut lo: i64, mut hi: i64, pred: impl Fn(i64) -> bool) -> i64 {
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    hi
 }
 
 /// `mon`, `Monday`, `TUE`, ...

@@ -117,13 +117,14 @@ impl SlaAssessment {
     /// Several lines for people: `flare sla` and the chat `sla` command.
     pub fn describe(&self, cal: &BusinessCalendar, started_at: DateTime<Utc>) -> String {
         format!(
-            "Start:    {} ({})\nClass:    {}\nWindow:   ack within {}\nDeadline: {} ({})",
+            "Start:    {} ({})\nClass:    {}\nWindow:   ack within {}\nDeadline: {} ({})\nZone:     {}",
             local_text(cal, started_at),
             utc_text(started_at),
             self.class.label(),
             human_duration(self.window),
             local_text(cal, self.deadline),
             utc_text(self.deadline),
+            cal.zone().name(),
         )
     }
 }
@@ -196,14 +197,11 @@ fn ceil_minutes(d: Duration) -> i64 {
     secs / 60 + i64::from(partial && d > Duration::zero())
 }
 
-/// `Sun 2026-11-01 01:30:00 EST (America/New_York)`.
+/// `Sun 2026-11-01 01:30:00 EST`.
 fn local_text(cal: &BusinessCalendar, t: DateTime<Utc>) -> String {
-    let zone = cal.zone();
-    format!(
-        "{} ({})",
-        t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M:%S %Z"),
-        zone.name()
-    )
+    t.with_timezone(&cal.zone())
+        .format("%a %Y-%m-%d %H:%M:%S %Z")
+        .to_string()
 }
 
 fn utc_text(t: DateTime<Utc>) -> String {
