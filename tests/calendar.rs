@@ -916,3 +916,189 @@ proptest! {
         }
     }
 }
+
+/// Zones whose clocks change at midnight, by half an hour, or skipped a whole day.
+const ZONES: &[&str] = &[
+    "America/New_York",
+    "America/Santiago",
+    "America/Havana",
+    "Asia/Beirut",
+    "Australia/Lord_Howe",
+    "Europe/London",
+    "Pacific/Apia",
+    "Asia/Kolkata",
+];
+
+/// A calendar in one of [`ZONES`], with some business days and at least an hour of
+/// business a day, starting on any minute.
+fn any_calendar() -> impl Strategy<Value = (CalendarConfig, BusinessCalendar)> {
+    (
+        prop::sample::select(ZONES),
+        1u8..128,
+        0u32..(23 * 60),
+        60u32..(24 * 60),
+        any::<bool>(),
+    )
+        .prop_map(|(zone, days, start, len, federal)| {
+            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+            let end = (start + len).min(24 * 60);
+            let clock = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+            let c = CalendarConfig {
+                zone: zone.into(),
+                business_days: (0..7)
+                    .filter(|i| days & (1 << i) != 0)
+                    .map(|i| names[i].to_string())
+                    .collect(),
+                business_start: clock(start),
+                business_end: clock(end),
+                us_federal_holidays: federal,
+                closures: vec!["2011-12-29 Last Thursday of Apia's 2011".into()],
+            };
+            let cal = BusinessCalendar::from_config(&c).expect("valid calendar");
+            (c, cal)
+        })
+}
+
+/// Straight from the config, on the wall clock chrono-tz gives.
+fn expected_class(c: &CalendarConfig, at: DateTime<Utc>) -> TimeClass {
+    let zone: chrono_tz::Tz = c.zone.parse().expect("zone");
+    let local = at.with_timezone(&zone).naive_local();
+    let date = local.date();
+    if let Some(name) = c
+        .closures
+        .iter()
+        .find_map(|s| s.strip_prefix(&date.format("%Y-%m-%d ").to_string()))
+    {
+        return holiday(name);
+    }
+    if c.us_federal_holidays
+        && let Some(name) = federal_holiday_on(date)
+    {
+        return holiday(&name);
+    }
+    let day = date.format("%a").to_string().to_lowercase();
+    if !c.business_days.contains(&day) {
+        return Weekend;
+    }
+    let hm = local.format("%H:%M").to_string();
+    // Zero-padded HH:MM compares like the time it names; "24:00" sorts after every time.
+    if hm >= c.business_start && hm < c.business_end {
+        Business
+    } else {
+        AfterHours
+    }
+}
+
+fn instant_2005_2030() -> impl Strategy<Value = DateTime<Utc>> {
+    let from = t("2005-01-01T00:00:00Z").timestamp();
+    let to = t("2031-01-01T00:00:00Z").timestamp();
+    (from..to).prop_map(|s| DateTime::from_timestamp(s, 0).expect("in range"))
+}
+
+/// The offset changes of a zone in a year, found by a daily scan and bisection (the test's
+/// own search, not the calendar's).
+fn offset_changes(zone: chrono_tz::Tz, year: i32) -> Vec<DateTime<Utc>> {
+    use chrono::Offset;
+    let offset = |s: i64| {
+        zone.offset_from_utc_datetime(
+            &DateTime::from_timestamp(s, 0)
+                .expect("in range")
+                .naive_utc(),
+        )
+        .fix()
+    };
+    let start = Utc
+        .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+        .single()
+        .expect("new year")
+        .timestamp();
+    let mut out = Vec::new();
+    for day in 0..366 {
+        let (mut lo, mut hi) = (start + day * 86_400, start + (day + 1) * 86_400);
+        if offset(lo) == offset(hi) {
+            continue;
+        }
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if offset(mid) == offset(lo) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        out.push(DateTime::from_timestamp(hi, 0).expect("in range"));
+    }
+    out
+}
+
+/// A calendar with an instant within a day and a half of one of its zone's offset changes
+/// (or anywhere, for zones without one that year).
+fn calendar_near_a_change()
+-> impl Strategy<Value = ((CalendarConfig, BusinessCalendar), DateTime<Utc>)> {
+    (
+        any_calendar(),
+        2005i32..2031,
+        any::<prop::sample::Index>(),
+        -(36 * 3600i64)..(36 * 3600),
+        instant_2005_2030(),
+    )
+        .prop_map(|((c, cal), year, pick, secs, fallback)| {
+            let changes = offset_changes(cal.zone(), year);
+            let at = if changes.is_empty() {
+                fallback
+            } else {
+                *pick.get(&changes) + Duration::seconds(secs)
+            };
+            ((c, cal), at)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn any_calendar_classifies_by_its_config((c, cal) in any_calendar(), at in instant_2005_2030()) {
+        prop_assert_eq!(cal.classify(at), expected_class(&c, at), "{} in {}", at, c.zone);
+    }
+
+    #[test]
+    fn any_calendar_classifies_by_its_config_near_clock_changes(
+        ((c, cal), at) in calendar_near_a_change(),
+    ) {
+        prop_assert_eq!(cal.classify(at), expected_class(&c, at), "{} in {}", at, c.zone);
+    }
+
+    #[test]
+    fn any_calendar_finds_the_next_business_instant(
+        ((c, cal), at) in calendar_near_a_change(),
+    ) {
+        let next = cal.next_business_start(at);
+        prop_assert!(next >= at);
+        prop_assert_eq!(cal.classify(next), Business, "{} -> {} in {}", at, next, c.zone);
+        if next > at {
+            prop_assert_ne!(cal.classify(next - Duration::seconds(1)), Business);
+            // Sound, not complete: a stretch shorter than the step could hide between probes.
+            let mut probe = at;
+            while probe < next {
+                prop_assert_ne!(cal.classify(probe), Business, "{} before {}", probe, next);
+                probe += Duration::minutes(5);
+            }
+        }
+    }
+}
+
+#[test]
+fn next_business_start_over_the_day_samoa_skipped() {
+    // Pacific/Apia went from Thursday 2011-12-29 23:59:59 (-10:00) straight to Saturday
+    // 2011-12-31 00:00 (+14:00): Friday the 30th never happened there.
+    let cal = cal_with(|c| {
+        c.zone = "Pacific/Apia".into();
+        c.business_days = vec!["fri".into(), "sat".into()];
+        c.business_start = "00:00".into();
+        c.us_federal_holidays = false;
+    });
+    let from = t("2011-12-29T12:00:00-10:00");
+    let next = cal.next_business_start(from);
+    assert_eq!(next, t("2011-12-31T00:00:00+14:00"));
+    assert_eq!(cal.classify(next), Business);
+}

@@ -231,6 +231,45 @@ impl BusinessCalendar {
         None
     }
 
+    /// Reads an instant for `flare sla` and the chat `sla` command: RFC 3339 with an offset
+    /// or `Z`, or a wall-clock time `YYYY-MM-DD HH:MM[:SS]` (or with `T`) in the calendar's
+    /// zone. A wall-clock time the clocks skip or repeat is refused with the reason.
+    pub fn parse_instant(&self, text: &str) -> Result<DateTime<Utc>, String> {
+        let text = text.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        let local = [
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a time: use RFC 3339 (2026-11-24T15:00:00Z) or a local \
+                     time in {} (2026-11-24 10:00)",
+                self.zone.name()
+            )
+        })?;
+        match self.zone.from_local_datetime(&local) {
+            LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+            LocalResult::Ambiguous(a, b) => Err(format!(
+                "{local} happens twice in {} ({} and {}): give the offset, e.g. {}",
+                self.zone.name(),
+                a.format("%Z"),
+                b.format("%Z"),
+                a.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+            )),
+            LocalResult::None => Err(format!(
+                "{local} does not exist in {}: the clocks skip it",
+                self.zone.name()
+            )),
+        }
+    }
+
     pub fn is_business_weekday(&self, wd: Weekday) -> bool {
         self.business_days[wd.num_days_from_monday() as usize]
     }
@@ -511,6 +550,30 @@ mod tests {
         assert_eq!(cal.holiday_on(xmas), None);
         let at = "2026-12-25T15:00:00Z".parse().unwrap();
         assert_eq!(cal.classify(at), TimeClass::Business);
+    }
+
+    #[test]
+    fn instants_from_rfc3339_or_local_wall_time() {
+        let cal = BusinessCalendar::from_config(&cfg()).unwrap();
+        let want: DateTime<Utc> = "2026-11-24T15:00:00Z".parse().unwrap();
+        for text in [
+            "2026-11-24T15:00:00Z",
+            "2026-11-24T10:00:00-05:00",
+            " 2026-11-24 10:00 ",
+            "2026-11-24 10:00:00",
+            "2026-11-24T10:00",
+        ] {
+            assert_eq!(cal.parse_instant(text), Ok(want), "{text}");
+        }
+        let twice = cal.parse_instant("2026-11-01 01:30").unwrap_err();
+        assert!(twice.contains("happens twice"), "{twice}");
+        assert!(twice.contains("EDT and EST"), "{twice}");
+        assert!(twice.contains("2026-11-01T01:30:00-04:00"), "{twice}");
+        let gap = cal.parse_instant("2026-03-08 02:30").unwrap_err();
+        assert!(gap.contains("does not exist"), "{gap}");
+        for bad in ["", "now-ish", "2026-13-01 10:00", "2026-11-24", "10:00"] {
+            assert!(cal.parse_instant(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
