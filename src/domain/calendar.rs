@@ -47,7 +47,19 @@ impl TimeClass {
         matches!(self, TimeClass::Business)
     }
 
-    /// `business`, `after hours`, `weekend`, `holiday (Christmas Day)`.
+    /// The inverse of [`as_str`](Self::as_str) and [`holiday`](Self::holiday), for reading a
+    /// recorded class back. A holiday needs its name.
+    pub fn from_parts(class: &str, holiday: Option<&str>) -> Option<TimeClass> {
+        match (class, holiday) {
+            ("business", _) => Some(TimeClass::Business),
+            ("after_hours", _) => Some(TimeClass::AfterHours),
+            ("weekend", _) => Some(TimeClass::Weekend),
+            ("holiday", Some(name)) => Some(TimeClass::Holiday { name: name.into() }),
+            _ => None,
+        }
+    }
+
+    /// For people: `business hours`, `after hours`, `weekend`, `holiday (Christmas Day)`.
     pub fn label(&self) -> String {
         match self {
             TimeClass::Business => "business hours".into(),
@@ -503,6 +515,25 @@ mod tests {
             keys(BusinessCalendar::from_config(&c)),
             vec!["calendar.business_days", "calendar.closures[1]"]
         );
+    }
+
+    #[test]
+    fn classes_round_trip_through_their_parts() {
+        for class in [
+            TimeClass::Business,
+            TimeClass::AfterHours,
+            TimeClass::Weekend,
+            TimeClass::Holiday {
+                name: "Labor Day".into(),
+            },
+        ] {
+            assert_eq!(
+                TimeClass::from_parts(class.as_str(), class.holiday()),
+                Some(class.clone())
+            );
+        }
+        assert_eq!(TimeClass::from_parts("holiday", None), None);
+        assert_eq!(TimeClass::from_parts("lunch", None), None);
     }
 
     #[test]
