@@ -129,7 +129,30 @@ impl SlaAssessment {
     }
 }
 
+impl SlaAssessment {
+    /// One line for the message that opens an incident:
+    /// `ack within 15m (business hours), by Tue 2026-11-24 10:15:00 EST (2026-11-24 15:15:00 UTC)`.
+    pub fn summary(&self, cal: &BusinessCalendar) -> String {
+        format!(
+            "ack within {} ({}), by {} ({})",
+            human_duration(self.window),
+            self.class.label(),
+            local_text(cal, self.deadline),
+            utc_text(self.deadline),
+        )
+    }
+}
+
 impl SlaOutcome {
+    /// Time left at the acknowledgement: negative when breached. The inverse of [`outcome`]
+    /// applied to a deadline, for storing one number.
+    pub fn margin(&self) -> Duration {
+        match self {
+            SlaOutcome::Met { margin } => *margin,
+            SlaOutcome::Breached { by } => -*by,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             SlaOutcome::Met { .. } => "met",
@@ -324,6 +347,29 @@ mod tests {
         );
         let sliver = dl + Duration::milliseconds(1);
         assert_eq!(outcome(dl, sliver).describe(), "SLA breached by <1s");
+    }
+
+    #[test]
+    fn margin_is_signed() {
+        let dl = t("2026-11-24T15:15:00Z");
+        assert_eq!(
+            outcome(dl, t("2026-11-24T15:10:00Z")).margin(),
+            Duration::minutes(5)
+        );
+        assert_eq!(
+            outcome(dl, t("2026-11-24T15:20:00Z")).margin(),
+            Duration::minutes(-5)
+        );
+        assert_eq!(outcome(dl, dl).margin(), Duration::zero());
+    }
+
+    #[test]
+    fn one_line_summary() {
+        let a = SlaPolicy::default().assess(&cal(), t("2026-11-24T15:00:00Z"));
+        assert_eq!(
+            a.summary(&cal()),
+            "ack within 15m (business hours), by Tue 2026-11-24 10:15:00 EST (2026-11-24 15:15:00 UTC)"
+        );
     }
 
     #[test]
