@@ -610,6 +610,16 @@ fn json_has_exactly_the_documented_keys() {
 }
 
 #[test]
+fn local_deadline_keeps_a_zero_offset_numeric() {
+    let cal = cal_with(|c| c.zone = "Europe/London".into());
+    let v = policy()
+        .assess(&cal, t("2026-11-24T12:00:00Z"))
+        .to_json(&cal);
+    assert_eq!(v["ack_deadline"], "2026-11-24T12:15:00Z");
+    assert_eq!(v["ack_deadline_local"], "2026-11-24T12:15:00+00:00");
+}
+
+#[test]
 fn describe_names_the_holiday_and_both_clocks() {
     let cal = default_cal();
     let start = t("2026-07-03T09:00:00-04:00");

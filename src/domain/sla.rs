@@ -127,9 +127,7 @@ impl SlaAssessment {
             cal.zone().name(),
         )
     }
-}
 
-impl SlaAssessment {
     /// One line for the message that opens an incident:
     /// `ack within 15m (business hours), by Tue 2026-11-24 10:15:00 EST (2026-11-24 15:15:00 UTC)`.
     pub fn summary(&self, cal: &BusinessCalendar) -> String {
