@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use flare::chat::{Author, Inbound, InboundKind, PlatformKind};
 use flare::clock::ManualClock;
-use support::{TestFlare, at, eventually, start};
+use support::{TestFlare, at, start};
 
 const PEOPLE: &str = r#"
 [[people]]
@@ -37,17 +37,23 @@ async fn incidents(f: &TestFlare) -> i64 {
 async fn open_then_a_reply_from_someone_else_acknowledges_at_the_message_time() {
     let clock = tuesday_10am();
     let mut f = flare("", &clock).await;
-    f.type_lines(&["!inc open Checkout API returns 500 sev1"]).await;
+    f.type_lines(&["!inc open Checkout API returns 500 sev1"])
+        .await;
     f.expect_console("Opened INC-1 [SEV1] with a thread in: console #ops", 1)
         .await;
     let out = f.console_out.text();
-    assert!(out.contains("[#ops] 🔥 INC-1 [SEV1] Checkout API returns 500"), "{out}");
+    assert!(
+        out.contains("[#ops] 🔥 INC-1 [SEV1] Checkout API returns 500"),
+        "{out}"
+    );
     assert!(out.contains("acknowledge by 10:15 EST"), "{out}");
 
     // The opener writing in the thread does not acknowledge.
-    f.type_lines(&["/thread INC-1", "checking dashboards"]).await;
+    f.type_lines(&["/thread INC-1", "checking dashboards"])
+        .await;
     clock.advance(Duration::minutes(4));
-    f.type_lines(&["/user bob", "on it, failing over the DB"]).await;
+    f.type_lines(&["/user bob", "on it, failing over the DB"])
+        .await;
     f.expect_console("acknowledged by bob", 1).await;
     f.type_lines(&["!inc show"]).await;
     let out = f.expect_console("timeline:", 1).await;
@@ -56,7 +62,15 @@ async fn open_then_a_reply_from_someone_else_acknowledges_at_the_message_time() 
         "{out}"
     );
     assert!(!out.contains("acknowledged by alice"), "{out}");
-    let inc = f.running.store.begin().await.expect("tx").incident(1).await.expect("read");
+    let inc = f
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .incident(1)
+        .await
+        .expect("read");
     let inc = inc.expect("incident 1");
     assert_eq!(inc.acknowledged_at, Some(at("2026-11-24T15:04:00Z")));
     assert_eq!(inc.acknowledged_by.as_deref(), Some("bob"));
@@ -94,9 +108,13 @@ async fn resolved_incidents_refuse_ack_and_illegal_transitions_are_explained() {
     ])
     .await;
     let out = f.expect_console("it cannot go back to identified", 1).await;
-    assert!(out.contains("INC-1 [SEV3 monitoring] DB slow is now monitoring (was investigating)"), "{out}");
+    assert!(
+        out.contains("INC-1 [SEV3 monitoring] DB slow is now monitoring (was investigating)"),
+        "{out}"
+    );
     f.type_lines(&["!inc resolve INC-1 index rebuilt"]).await;
-    f.expect_console("resolved by alice after 0s: index rebuilt", 1).await;
+    f.expect_console("resolved by alice after 0s: index rebuilt", 1)
+        .await;
     let before = f
         .running
         .store
@@ -115,8 +133,10 @@ async fn resolved_incidents_refuse_ack_and_illegal_transitions_are_explained() {
     let inc = tx.incident(1).await.expect("read").expect("inc");
     assert!(inc.acknowledged_at.is_none());
     drop(tx);
-    f.type_lines(&["!inc status INC-1 monitoring", "!inc reopen INC-1"]).await;
-    f.expect_console("INC-1 is resolved; reopen it first", 1).await;
+    f.type_lines(&["!inc status INC-1 monitoring", "!inc reopen INC-1"])
+        .await;
+    f.expect_console("INC-1 is resolved; reopen it first", 1)
+        .await;
     f.expect_console("was reopened by bob", 1).await;
 }
 
@@ -124,12 +144,23 @@ async fn resolved_incidents_refuse_ack_and_illegal_transitions_are_explained() {
 async fn a_reaction_never_acknowledges_and_is_answered_once() {
     let clock = tuesday_10am();
     let mut f = flare("", &clock).await;
-    f.type_lines(&["!inc open Queue backlog", "/user bob", "/thread INC-1", "/react +1", "/react eyes"])
+    f.type_lines(&[
+        "!inc open Queue backlog",
+        "/user bob",
+        "/thread INC-1",
+        "/react +1",
+        "/react eyes",
+    ])
+    .await;
+    f.expect_console("a reaction does not acknowledge INC-1", 1)
         .await;
-    f.expect_console("a reaction does not acknowledge INC-1", 1).await;
     f.type_lines(&["!inc show"]).await;
     let out = f.expect_console("timeline:", 1).await;
-    assert_eq!(out.matches("a reaction does not acknowledge").count(), 1, "{out}");
+    assert_eq!(
+        out.matches("a reaction does not acknowledge").count(),
+        1,
+        "{out}"
+    );
     assert!(out.contains("not acknowledged yet"), "{out}");
 }
 
@@ -137,12 +168,19 @@ async fn a_reaction_never_acknowledges_and_is_answered_once() {
 async fn restricted_commands_say_why() {
     let clock = tuesday_10am();
     let mut f = flare("[commands]\nresponders_only = [\"resolve\"]\n", &clock).await;
-    f.type_lines(&["!inc open Login broken", "/user mallory", "!inc resolve INC-1"])
-        .await;
+    f.type_lines(&[
+        "!inc open Login broken",
+        "/user mallory",
+        "!inc resolve INC-1",
+    ])
+    .await;
     let out = f
         .expect_console("Only responders may `resolve` incidents", 1)
         .await;
-    assert!(out.contains("mallory on console is not in Flare's people directory"), "{out}");
+    assert!(
+        out.contains("mallory on console is not in Flare's people directory"),
+        "{out}"
+    );
     f.type_lines(&["/user bob", "!inc resolve INC-1"]).await;
     f.expect_console("resolved by bob", 1).await;
 }
@@ -189,8 +227,10 @@ async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
         .pending_timers(Some(1))
         .await
         .expect("timers");
-    let due: Vec<(String, chrono::DateTime<chrono::Utc>)> =
-        timers.iter().map(|t| (t.new.kind.clone(), t.new.due_at)).collect();
+    let due: Vec<(String, chrono::DateTime<chrono::Utc>)> = timers
+        .iter()
+        .map(|t| (t.new.kind.clone(), t.new.due_at))
+        .collect();
     assert_eq!(
         due,
         vec![
@@ -200,14 +240,23 @@ async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
         ]
     );
     clock.advance(Duration::seconds(451));
-    assert_eq!(f.running.engine.fire_due_timers(100).await.expect("fire"), 1);
-    f.expect_console("NOTICE ⏰ INC-1 [SEV2 investigating] Payments failing is not acknowledged: 7m 30s left", 1)
-        .await;
+    assert_eq!(
+        f.running.engine.fire_due_timers(100).await.expect("fire"),
+        1
+    );
+    f.expect_console(
+        "NOTICE ⏰ INC-1 [SEV2 investigating] Payments failing is not acknowledged: 7m 30s left",
+        1,
+    )
+    .await;
     clock.advance(Duration::minutes(1) + Duration::seconds(29));
     f.type_lines(&["/user bob", "!inc ack INC-1"]).await;
     f.expect_console("acknowledged by bob", 1).await;
     clock.advance(Duration::minutes(10));
-    assert_eq!(f.running.engine.fire_due_timers(100).await.expect("fire"), 0);
+    assert_eq!(
+        f.running.engine.fire_due_timers(100).await.expect("fire"),
+        0
+    );
     let left = f
         .running
         .store
@@ -229,10 +278,16 @@ async fn after_hours_incidents_get_the_long_window_and_breach_posts() {
     let out = f.expect_console("Opened INC-1", 1).await;
     assert!(out.contains("(weekend), acknowledge by 12:00 EST"), "{out}");
     clock.advance(Duration::minutes(61));
-    assert_eq!(f.running.engine.fire_due_timers(100).await.expect("fire"), 3);
+    assert_eq!(
+        f.running.engine.fire_due_timers(100).await.expect("fire"),
+        3
+    );
     let out = f.expect_console("ack SLA breached", 1).await;
     assert_eq!(out.matches("⏰").count(), 2, "{out}");
     f.type_lines(&["!inc show INC-1"]).await;
     let out = f.expect_console("ack_breached", 1).await;
-    assert!(out.contains("NOT acknowledged: SLA breached 1m ago"), "{out}");
+    assert!(
+        out.contains("NOT acknowledged: SLA breached 1m ago"),
+        "{out}"
+    );
 }

@@ -254,6 +254,7 @@ mod tests {
             business_ack: "soon".into(),
             after_hours_ack: "0s".into(),
             ack_on_first_reply: true,
+            ..SlaConfig::default()
         };
         let keys: Vec<String> = SlaPolicy::from_config(&c)
             .unwrap_err()
@@ -265,6 +266,7 @@ mod tests {
             business_ack: "31days".into(),
             after_hours_ack: "30days".into(),
             ack_on_first_reply: true,
+            ..SlaConfig::default()
         };
         let keys: Vec<String> = SlaPolicy::from_config(&c)
             .unwrap_err()
