@@ -63,6 +63,14 @@ pub struct Config {
     pub irc: Vec<irc::IrcConfig>,
     pub slack: Vec<slack::SlackConfig>,
     pub rocketchat: Vec<rocketchat::RocketChatConfig>,
+    /// On-call rotations (`[[rotation]]`).
+    pub rotation: Vec<RotationConfig>,
+    /// Escalation paths after an ack SLA breach (`[[escalation]]`), chosen by severity.
+    pub escalation: Vec<EscalationConfig>,
+    /// Reminders to post a status update (`[nudges]`).
+    pub nudges: NudgesConfig,
+    /// Scheduled announcements (`[[announcement]]`).
+    pub announcement: Vec<AnnouncementConfig>,
 }
 
 impl Default for Config {
@@ -79,8 +87,116 @@ impl Default for Config {
             irc: Vec::new(),
             slack: Vec::new(),
             rocketchat: Vec::new(),
+            rotation: Vec::new(),
+            escalation: Vec::new(),
+            nudges: NudgesConfig::default(),
+            announcement: Vec::new(),
         }
     }
+}
+
+/// One on-call rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RotationConfig {
+    /// Shown in `!oncall` and handoff announcements; unique.
+    pub name: String,
+    /// People from `[[people]]`, in turn order.
+    pub participants: Vec<String>,
+    /// `weekly` or `daily`.
+    pub length: String,
+    /// Weekday name of the handoff (`mon` .. `sun`); weekly rotations only.
+    pub handoff_day: String,
+    /// Local handoff time, `HH:MM`, in `zone`.
+    pub handoff_time: String,
+    /// IANA zone of the handoff (default: `calendar.zone`).
+    pub zone: Option<String>,
+    /// `YYYY-MM-DD`: the first participant's shift starts at the first handoff on or after
+    /// this date (default 2024-01-01).
+    pub start: Option<String>,
+    /// Channels handoffs are announced in, as `platform/channel` (`slack/C0123`, `console/#ops`).
+    pub announce: Vec<String>,
+}
+
+impl Default for RotationConfig {
+    fn default() -> Self {
+        RotationConfig {
+            name: String::new(),
+            participants: Vec::new(),
+            length: "weekly".into(),
+            handoff_day: "mon".into(),
+            handoff_time: "09:00".into(),
+            zone: None,
+            start: None,
+            announce: Vec::new(),
+        }
+    }
+}
+
+/// One escalation path.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct EscalationConfig {
+    /// Severities this path is for (`SEV1`); empty: every severity without its own path.
+    pub severities: Vec<String>,
+    /// Rotation that `oncall` and `secondary` refer to (default: the first `[[rotation]]`).
+    pub rotation: Option<String>,
+    /// The steps (`[[escalation.step]]`), run in order of their delay.
+    pub step: Vec<EscalationStepConfig>,
+}
+
+/// One escalation step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct EscalationStepConfig {
+    /// Delay after the breach (`0m`, `5m`).
+    pub after: String,
+    /// Who: `oncall`, `secondary`, `commander` or a person from `[[people]]`.
+    pub notify: Vec<String>,
+    /// `chat` (mention in the incident threads), `email` or `webhook` (recorded as pending
+    /// transport until those transports exist).
+    pub via: String,
+    /// Webhook URL (`via = "webhook"` only).
+    pub url: Option<String>,
+}
+
+impl Default for EscalationStepConfig {
+    fn default() -> Self {
+        EscalationStepConfig {
+            after: "0m".into(),
+            notify: Vec::new(),
+            via: "chat".into(),
+            url: None,
+        }
+    }
+}
+
+/// Nudge the commander when an open incident had no status update for this long, per
+/// severity (`""`, the built-in default, turns nudges off for it; the example config sets
+/// 30m for SEV1 and SEV2).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct NudgesConfig {
+    pub sev1: String,
+    pub sev2: String,
+    pub sev3: String,
+    pub sev4: String,
+}
+
+/// One scheduled announcement.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct AnnouncementConfig {
+    /// Unique name (default `announcement-<n>`).
+    pub name: String,
+    /// Cron expression, `min hour day month weekday` or with seconds first; weekday NAMES only.
+    pub cron: String,
+    /// IANA zone the expression is read in (default: `calendar.zone`).
+    pub zone: Option<String>,
+    /// The text posted.
+    pub text: String,
+    /// Where, as `platform/channel`.
+    pub channels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -481,6 +597,9 @@ impl Config {
                 });
             }
         };
+        if let Err(p) = crate::domain::paging::Paging::from_config(self) {
+            problems.extend(p);
+        }
         for (i, c) in self.irc.iter().enumerate() {
             seen(&c.name, format!("irc[{i}].name"), problems);
             c.validate(&format!("irc[{i}]"), problems);

@@ -61,6 +61,18 @@ pub enum Command {
     Help {
         topic: Option<String>,
     },
+    /// Who is on call; or add an override (times as the user wrote them).
+    Oncall {
+        set: Option<OncallOverride>,
+    },
+}
+
+/// `override <person> <from> <to>`, the times unparsed (the engine reads them in its zone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OncallOverride {
+    pub person: String,
+    pub from: String,
+    pub to: String,
 }
 
 impl Command {
@@ -78,6 +90,7 @@ impl Command {
             Command::Show { .. } => "show",
             Command::Sla { .. } => "sla",
             Command::Help { .. } => "help",
+            Command::Oncall { .. } => "oncall",
         }
     }
 }
@@ -184,6 +197,13 @@ pub static GRAMMAR: &[Spec] = &[
         pattern: r"^(?P<at>\S+)?$",
     },
     Spec {
+        name: "oncall",
+        args: "[override <person> <from> <to>]",
+        summary: "who is on call now and next; or put someone on call for a while (RFC 3339 or local YYYY-MM-DD HH:MM)",
+        example: "!incident oncall override bob 2026-11-24 18:00 2026-11-25 09:00",
+        pattern: r"^(?:(?i:override)\s+@?(?P<person>[^\s@<>]{1,64})\s+(?P<from>\S+(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?)\s+(?P<to>\S+(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?))?$",
+    },
+    Spec {
         name: "help",
         args: "[command]",
         summary: "this help, or one command's",
@@ -208,13 +228,32 @@ pub fn spec(name: &str) -> Option<&'static Spec> {
     GRAMMAR.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
-/// True when the text is addressed to Flare (starts with `!incident` or `!inc`).
+static ONCALL_ALIAS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?s)!(?i:oncall)(?P<rest>\s.*)?$")
+        .unwrap_or_else(|e| panic!("oncall alias pattern: {e}"))
+});
+
+/// `!oncall ...` is short for `!incident oncall ...`.
+fn expand_alias(text: &str) -> std::borrow::Cow<'_, str> {
+    match ONCALL_ALIAS.captures(text.trim()) {
+        Some(c) => format!(
+            "!incident oncall{}",
+            c.name("rest").map(|m| m.as_str()).unwrap_or("")
+        )
+        .into(),
+        None => text.into(),
+    }
+}
+
+/// True when the text is addressed to Flare (starts with `!incident`, `!inc` or `!oncall`).
 pub fn is_command(text: &str) -> bool {
-    PREFIX.is_match(text.trim_start())
+    PREFIX.is_match(expand_alias(text).trim_start())
 }
 
 /// Parses one chat message.
 pub fn parse(text: &str) -> Parsed {
+    let expanded = expand_alias(text);
+    let text = expanded.as_ref();
     let trimmed = text.trim();
     let Some(caps) = PREFIX.captures(trimmed) else {
         return Parsed::NotACommand;
@@ -307,6 +346,13 @@ fn build(spec: &Spec, c: &Captures<'_>) -> Parsed {
         "list" => Command::List,
         "show" => Command::Show { incident: inc(c) },
         "sla" => Command::Sla { at: text("at") },
+        "oncall" => Command::Oncall {
+            set: text("person").map(|person| OncallOverride {
+                person,
+                from: text("from").unwrap_or_default(),
+                to: text("to").unwrap_or_default(),
+            }),
+        },
         "help" => Command::Help {
             topic: text("topic").map(|t| t.to_lowercase()),
         },
@@ -523,5 +569,23 @@ mod tests {
         ] {
             let _ = parse(t);
         }
+    }
+
+    #[test]
+    fn oncall_and_its_alias() {
+        assert_eq!(cmd("!inc oncall"), Command::Oncall { set: None });
+        assert_eq!(cmd("!oncall"), Command::Oncall { set: None });
+        assert_eq!(
+            cmd("!oncall override @bob 2026-11-24 18:00 2026-11-25T09:00:00Z"),
+            Command::Oncall {
+                set: Some(OncallOverride {
+                    person: "bob".into(),
+                    from: "2026-11-24 18:00".into(),
+                    to: "2026-11-25T09:00:00Z".into(),
+                })
+            }
+        );
+        assert!(usage_of("!incident oncall override bob").contains("Usage: !incident oncall"));
+        assert_eq!(parse("!oncallx"), Parsed::NotACommand);
     }
 }

@@ -3,8 +3,12 @@
 
 pub mod calendar;
 pub mod command;
+pub mod cron_text;
+pub mod escalation;
 pub mod holidays;
 pub mod incident;
+pub mod oncall;
+pub mod paging;
 pub mod people;
 pub mod reminder;
 pub mod sla;

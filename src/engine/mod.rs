@@ -3,7 +3,7 @@
 //! a socket; the clock is injected.
 
 pub mod render;
-mod timers;
+pub mod timers;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -65,6 +65,8 @@ pub struct Settings {
     pub responders_only: HashSet<String>,
     pub attribution: String,
     pub directory: Directory,
+    /// Rotations, escalation paths, nudges and announcements (see `timers`).
+    pub paging: crate::domain::paging::Paging,
 }
 
 impl Settings {
@@ -93,6 +95,7 @@ impl Settings {
             responders_only: c.commands.responders_only.iter().cloned().collect(),
             attribution: c.mirror.attribution.clone(),
             directory: Directory::from_config(&c.people),
+            paging: crate::domain::paging::Paging::from_config(c)?,
         })
     }
 }
@@ -492,6 +495,7 @@ impl Engine {
             Command::Open { title, severity } => {
                 self.open(ctx, title, severity, msg_id, out).await?
             }
+            Command::Oncall { set } => self.oncall_command(ctx, set, out).await?,
             Command::Help { topic } => {
                 self.reply(ctx, out, None, command::help(topic.as_deref()))
                     .await?
@@ -548,6 +552,7 @@ impl Engine {
                     inc.last_update_at = ctx.ev.sent_at;
                     out.tx.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "update", &text).await?;
+                    self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = render::status_update(&inc, &ctx.actor.display, &text);
                     self.relay(&inc, msg, out).await?;
                 }
@@ -567,6 +572,7 @@ impl Engine {
                     out.tx.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "status", &format!("{was} -> {status}"))
                         .await?;
+                    self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = format!(
                         "📣 {} is now {} (was {}), set by {}.",
                         render::headline(&inc),
@@ -619,6 +625,7 @@ impl Engine {
                     inc.last_update_at = ctx.ev.sent_at;
                     out.tx.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "reopened", "").await?;
+                    self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = format!(
                         "🔥 {} was reopened by {}.",
                         render::headline(&inc),
@@ -774,6 +781,7 @@ impl Engine {
             out.push(d).await?;
         }
         self.schedule_ack_timers(&inc, out).await?;
+        self.schedule_nudge(&inc, started_at, out).await?;
         let text = if places.is_empty() {
             format!(
                 "Opened {} but no incident channel is configured, so no thread was created.",

@@ -1,14 +1,39 @@
-//! Firing durable timers: ack reminders and the ack breach. Each timer is marked fired in the
-//! same transaction that queues its messages.
+//! Firing durable timers: ack reminders, the ack breach and its escalation steps, update
+//! nudges, rotation handoffs and cron announcements. Each timer is marked fired in the same
+//! transaction that queues its messages (and re-arms it, for recurring ones).
 
 use std::collections::HashSet;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
-use super::{Engine, EngineError, Outbox, render};
+use super::{Ctx, Engine, EngineError, Outbox, render};
 use crate::chat::Style;
-use crate::domain::incident::{Source, TimelineEvent};
-use crate::store::StoreError;
+use crate::domain::command::OncallOverride;
+use crate::domain::escalation::{Target, Via};
+use crate::domain::incident::{Incident, Source, TimelineEvent};
+use crate::domain::oncall::{OnCall, Override, Rotation};
+use crate::store::{NewDelivery, NewTimer, StoreError, Timer, Tx};
+
+/// A timer this much past its due instant is reported as late.
+const LATE_AFTER: i64 = 2;
+
+pub const REMINDER: &str = "ack_reminder";
+pub const BREACH: &str = "ack_breach";
+pub const ESCALATION: &str = "escalation";
+pub const NUDGE: &str = "update_nudge";
+pub const HANDOFF: &str = "rotation_handoff";
+pub const ANNOUNCEMENT: &str = "announcement";
+
+fn overrides_of(rows: Vec<crate::store::OncallOverride>) -> Vec<Override> {
+    rows.into_iter()
+        .map(|o| Override {
+            rotation: o.rotation,
+            person: o.person,
+            from: o.starts_at,
+            to: o.ends_at,
+        })
+        .collect()
+}
 
 impl Engine {
     /// Fires the timers that are due, each marked fired in the transaction that queues its
@@ -26,10 +51,11 @@ impl Engine {
         let timers = out.tx.claim_due_timers(now, limit).await?;
         for t in &timers {
             let late = now - t.new.due_at;
-            self.fire(t, late, &mut out).await?;
+            // Marked first so a recurring timer can re-arm under its own name.
             out.tx
                 .mark_timer_fired(t.id, now, late.num_milliseconds().max(0))
                 .await?;
+            self.fire(t, late, &mut out).await?;
         }
         let platforms = std::mem::take(&mut out.platforms);
         tx.commit().await?;
@@ -39,22 +65,256 @@ impl Engine {
         Ok(timers.len())
     }
 
+    /// Arms the recurring timers (rotation handoffs, announcements) that are not pending yet.
+    /// Safe to call from several processes: one pending timer per name.
+    pub async fn arm_recurring_timers(&self) -> Result<usize, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        let mut added = 0;
+        for r in &self.settings.paging.rotations {
+            if r.announce.is_empty() {
+                continue;
+            }
+            added += tx
+                .ensure_timer(&NewTimer {
+                    incident_id: None,
+                    kind: HANDOFF.into(),
+                    due_at: r.next_handoff(now),
+                    payload: r.name.clone(),
+                })
+                .await? as usize;
+        }
+        for a in &self.settings.paging.announcements {
+            if let Some(due) = a.schedule.next_after(now) {
+                added += tx
+                    .ensure_timer(&NewTimer {
+                        incident_id: None,
+                        kind: ANNOUNCEMENT.into(),
+                        due_at: due,
+                        payload: a.name.clone(),
+                    })
+                    .await? as usize;
+            }
+        }
+        tx.commit().await?;
+        if added > 0 {
+            self.wake.timers.notify_one();
+        }
+        Ok(added)
+    }
+
+    /// Who is on call in a rotation (the first when `None`) at `at`, overrides included.
+    pub(crate) async fn on_call(
+        &self,
+        rotation: Option<&str>,
+        at: DateTime<Utc>,
+        tx: &mut Box<dyn Tx>,
+    ) -> Result<Option<(OnCall, OnCall, &Rotation)>, StoreError> {
+        let Some(r) = self.settings.paging.rotation(rotation) else {
+            return Ok(None);
+        };
+        let overrides = overrides_of(tx.oncall_overrides(&r.name, at).await?);
+        let now = r.on_call(at, &overrides);
+        let next = r.next_on_call(at, &overrides);
+        Ok(Some((now, next, r)))
+    }
+
+    /// The rotation an incident's pages go to: its escalation path's, else the first.
+    fn rotation_for(&self, inc: &Incident) -> Option<&str> {
+        self.settings
+            .paging
+            .escalation
+            .path_for(inc.severity)
+            .and_then(|p| p.rotation.as_deref())
+    }
+
+    /// The current on-call for the incident, else its commander.
+    async fn responder(
+        &self,
+        inc: &Incident,
+        at: DateTime<Utc>,
+        tx: &mut Box<dyn Tx>,
+    ) -> Result<Vec<String>, StoreError> {
+        if let Some((now, _, _)) = self.on_call(self.rotation_for(inc), at, tx).await? {
+            if !now.person.is_empty() {
+                return Ok(vec![now.person]);
+            }
+        }
+        Ok(inc.commander.iter().cloned().collect())
+    }
+
+    /// (Re-)arms the "no status update" nudge `after` the incident's last update.
+    pub(crate) async fn schedule_nudge(
+        &self,
+        inc: &Incident,
+        last_update: DateTime<Utc>,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        out.tx.cancel_timers(inc.id.0, &[NUDGE]).await?;
+        if let Some(after) = self.settings.paging.nudge_after(inc.severity) {
+            out.tx
+                .add_timer(&NewTimer {
+                    incident_id: Some(inc.id.0),
+                    kind: NUDGE.into(),
+                    due_at: last_update + after,
+                    payload: String::new(),
+                })
+                .await?;
+            out.timers_added = true;
+        }
+        Ok(())
+    }
+
+    /// `!incident oncall [override <person> <from> <to>]`.
+    pub(super) async fn oncall_command(
+        &self,
+        ctx: &Ctx<'_>,
+        set: Option<OncallOverride>,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let cal = &self.settings.calendar;
+        let now = self.clock.now();
+        if self.settings.paging.rotations.is_empty() {
+            return self
+                .reply(
+                    ctx,
+                    out,
+                    None,
+                    "No on-call rotation is configured (add a [[rotation]] to the config).".into(),
+                )
+                .await;
+        }
+        let text = match set {
+            None => {
+                let mut lines = Vec::new();
+                for r in &self.settings.paging.rotations {
+                    if let Some((cur, next, _)) = self.on_call(Some(&r.name), now, out.tx).await? {
+                        lines.push(format!(
+                            "On call ({}): {}{} until {}; next: {}.",
+                            r.name,
+                            cur.person,
+                            if cur.overridden { " (override)" } else { "" },
+                            render::local_short(cal, cur.until),
+                            next.person
+                        ));
+                    }
+                }
+                lines.join("\n")
+            }
+            Some(o) => match self.add_override(ctx, &o, out).await? {
+                Ok(t) | Err(t) => t,
+            },
+        };
+        self.reply(ctx, out, None, text).await
+    }
+
+    async fn add_override(
+        &self,
+        ctx: &Ctx<'_>,
+        o: &OncallOverride,
+        out: &mut Outbox<'_>,
+    ) -> Result<Result<String, String>, StoreError> {
+        let cal = &self.settings.calendar;
+        let Some(person) = self.settings.directory.find(&o.person) else {
+            return Ok(Err(format!(
+                "`{}` is not in Flare's people directory; nothing was changed.",
+                o.person
+            )));
+        };
+        let (from, to) = match (cal.parse_instant(&o.from), cal.parse_instant(&o.to)) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("{e}. Nothing was changed."))),
+        };
+        if to <= from {
+            return Ok(Err(format!(
+                "The override ends ({}) before it starts ({}); nothing was changed.",
+                render::local_short(cal, to),
+                render::local_short(cal, from)
+            )));
+        }
+        let Some(r) = self.settings.paging.rotations.first() else {
+            return Ok(Err("No on-call rotation is configured.".into()));
+        };
+        out.tx
+            .add_oncall_override(&crate::store::OncallOverride {
+                rotation: r.name.clone(),
+                person: person.name.clone(),
+                starts_at: from,
+                ends_at: to,
+                created_by: ctx.actor.key.clone(),
+                created_at: out.now,
+            })
+            .await?;
+        tracing::info!(rotation = %r.name, person = %person.name, %from, %to, by = %ctx.actor.key, "on-call override added");
+        Ok(Ok(format!(
+            "{} is on call ({}) from {} to {} (override by {}).",
+            person.name,
+            r.name,
+            render::local_short(cal, from),
+            render::local_short(cal, to),
+            ctx.actor.display
+        )))
+    }
+
+    /// Mentions of `names` on a platform, by each person's identity there.
+    fn mentions_on(&self, platform: &str, names: &[String]) -> Vec<String> {
+        let Some(kind) = self.kind_of(platform) else {
+            return Vec::new();
+        };
+        names
+            .iter()
+            .filter_map(|n| {
+                let id = self
+                    .settings
+                    .directory
+                    .find(n)
+                    .and_then(|p| p.identity(kind));
+                if id.is_none() {
+                    tracing::info!(person = %n, %platform, "no identity to ping on this platform");
+                }
+                id.map(str::to_string)
+            })
+            .collect()
+    }
+
+    /// A message to a configured `platform/channel` (announcements, handoffs).
+    async fn post_to(
+        &self,
+        (platform, channel): &(String, String),
+        text: &str,
+        ping: &[String],
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        if self.kind_of(platform).is_none() {
+            tracing::warn!(%platform, %channel, "announcement for a platform that is not running; skipped");
+            return Ok(());
+        }
+        let mut d = NewDelivery::to_channel(platform, channel, Style::Announcement, text.into());
+        d.mentions = self.mentions_on(platform, ping);
+        out.push(d).await?;
+        Ok(())
+    }
+
     async fn fire(
         &self,
-        t: &crate::store::Timer,
+        t: &Timer,
         late: Duration,
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
-        let lateness = if late > Duration::seconds(5) {
+        let lateness = if late > Duration::seconds(LATE_AFTER) {
+            tracing::warn!(timer = t.id, kind = %t.new.kind, late_ms = late.num_milliseconds(), "timer fired late");
             format!(
-                " (Flare was down: this fired {} late)",
+                " (late: due at {}, fired {} after; Flare was not running then)",
+                render::local_short(&self.settings.calendar, t.new.due_at),
                 crate::domain::sla::human_duration(late)
             )
         } else {
             String::new()
         };
-        if late > Duration::seconds(5) {
-            tracing::warn!(timer = t.id, kind = %t.new.kind, late_ms = late.num_milliseconds(), "timer fired late");
+        match t.new.kind.as_str() {
+            HANDOFF => return self.fire_handoff(t, &lateness, out).await,
+            ANNOUNCEMENT => return self.fire_announcement(t, &lateness, out).await,
+            _ => {}
         }
         let Some(id) = t.new.incident_id else {
             tracing::warn!(timer = t.id, kind = %t.new.kind, "timer without incident ignored");
@@ -63,19 +323,19 @@ impl Engine {
         let Some(inc) = out.tx.incident(id).await? else {
             return Ok(());
         };
-        if !inc.status.is_open() || inc.acknowledged_at.is_some() {
+        if !inc.status.is_open() {
             return Ok(());
         }
-        let ping: Vec<String> = inc.commander.iter().cloned().collect();
+        if t.new.kind == NUDGE {
+            return self.fire_nudge(t, &inc, &lateness, out).await;
+        }
+        if inc.acknowledged_at.is_some() {
+            return Ok(());
+        }
+        let ping = self.responder(&inc, out.now, out.tx).await?;
         let cal = &self.settings.calendar;
-        let source = Source {
-            platform: "flare".into(),
-            channel: String::new(),
-            user: "flare".into(),
-            message_id: format!("timer-{}", t.id),
-        };
         match t.new.kind.as_str() {
-            "ack_reminder" => {
+            REMINDER => {
                 let left = inc.ack_deadline - t.new.due_at;
                 let text = format!(
                     "⏰ {} is not acknowledged: {} left (deadline {}). Reply in this thread or `!inc ack`.{}",
@@ -87,16 +347,8 @@ impl Engine {
                 self.relay_as(&inc, text, Style::Reminder, &ping, out)
                     .await?;
             }
-            "ack_breach" => {
-                out.tx
-                    .add_timeline(&TimelineEvent {
-                        incident: inc.id,
-                        at: t.new.due_at,
-                        kind: "ack_breached".into(),
-                        actor: "flare".into(),
-                        source,
-                        detail: lateness.trim().to_string(),
-                    })
+            BREACH => {
+                self.flare_event(&inc, t, "ack_breached", lateness.trim(), out)
                     .await?;
                 let text = format!(
                     "🚨 {}: ack SLA breached. Not acknowledged within {} (deadline {}).{}",
@@ -107,8 +359,303 @@ impl Engine {
                 );
                 self.relay_as(&inc, text, Style::Reminder, &ping, out)
                     .await?;
+                self.start_escalation(&inc, t, out).await?;
             }
+            ESCALATION => self.fire_escalation_step(&inc, t, &lateness, out).await?,
             other => tracing::warn!(timer = t.id, kind = other, "unknown timer kind ignored"),
+        }
+        Ok(())
+    }
+
+    /// A timeline event Flare itself records for a timer.
+    async fn flare_event(
+        &self,
+        inc: &Incident,
+        t: &Timer,
+        kind: &str,
+        detail: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        out.tx
+            .add_timeline(&TimelineEvent {
+                incident: inc.id,
+                at: t.new.due_at,
+                kind: kind.into(),
+                actor: "flare".into(),
+                source: Source {
+                    platform: "flare".into(),
+                    channel: String::new(),
+                    user: "flare".into(),
+                    message_id: format!("timer-{}", t.id),
+                },
+                detail: detail.into(),
+            })
+            .await
+    }
+
+    /// Arms one timer per step of the incident's escalation path, relative to the breach.
+    async fn start_escalation(
+        &self,
+        inc: &Incident,
+        breach: &Timer,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(path) = self.settings.paging.escalation.path_for(inc.severity) else {
+            return Ok(());
+        };
+        for (i, step) in path.steps.iter().enumerate() {
+            out.tx
+                .add_timer(&NewTimer {
+                    incident_id: Some(inc.id.0),
+                    kind: ESCALATION.into(),
+                    due_at: breach.new.due_at + step.after,
+                    payload: i.to_string(),
+                })
+                .await?;
+        }
+        out.timers_added = true;
+        let plan: Vec<String> = path
+            .steps
+            .iter()
+            .map(|s| {
+                format!(
+                    "+{} {} via {}",
+                    crate::domain::sla::human_duration(s.after),
+                    s.notify
+                        .iter()
+                        .map(|t| t.describe())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    s.via.as_str()
+                )
+            })
+            .collect();
+        self.flare_event(inc, breach, "escalation_started", &plan.join("; "), out)
+            .await
+    }
+
+    async fn fire_escalation_step(
+        &self,
+        inc: &Incident,
+        t: &Timer,
+        lateness: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(path) = self.settings.paging.escalation.path_for(inc.severity) else {
+            return Ok(());
+        };
+        let Some((i, step)) = t
+            .new
+            .payload
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| path.steps.get(i).map(|s| (i, s)))
+        else {
+            tracing::warn!(timer = t.id, payload = %t.new.payload, "escalation step no longer configured");
+            return Ok(());
+        };
+        let rotation = path.rotation.as_deref();
+        let on_call = self.on_call(rotation, out.now, out.tx).await?;
+        let mut names = Vec::new();
+        let mut unresolved = Vec::new();
+        for target in &step.notify {
+            let name = match target {
+                Target::OnCall => on_call.as_ref().map(|(c, _, _)| c.person.clone()),
+                Target::Secondary => on_call
+                    .as_ref()
+                    .map(|(_, _, r)| r.secondary(out.now).to_string()),
+                Target::Commander => inc.commander.clone(),
+                Target::Person(p) => Some(p.clone()),
+            };
+            match name.filter(|n| !n.is_empty()) {
+                Some(n) if !names.contains(&n) => names.push(n),
+                Some(_) => {}
+                None => unresolved.push(target.describe()),
+            }
+        }
+        let n = path.steps.len();
+        let who = if names.is_empty() {
+            "no one".to_string()
+        } else {
+            names.join(", ")
+        };
+        let mut detail = match step.via {
+            Via::Chat => format!(
+                "step {}/{n} via chat: mentioned {who} in the incident threads; direct message not available (no DM transport yet)",
+                i + 1
+            ),
+            Via::Email => {
+                let addrs: Vec<String> = names
+                    .iter()
+                    .map(|n| {
+                        match self
+                            .settings
+                            .directory
+                            .find(n)
+                            .and_then(|p| p.email.clone())
+                        {
+                            Some(e) => format!("{n} <{e}>"),
+                            None => format!("{n} (no e-mail address)"),
+                        }
+                    })
+                    .collect();
+                format!(
+                    "step {}/{n} via email to {}: pending transport (e-mail is not available yet)",
+                    i + 1,
+                    if addrs.is_empty() {
+                        "no one".into()
+                    } else {
+                        addrs.join(", ")
+                    }
+                )
+            }
+            Via::Webhook => format!(
+                "step {}/{n} via webhook {}: pending transport (webhooks are not available yet)",
+                i + 1,
+                step.url.as_deref().unwrap_or("")
+            ),
+        };
+        if !unresolved.is_empty() {
+            detail.push_str(&format!("; nobody to page for {}", unresolved.join(", ")));
+        }
+        self.flare_event(inc, t, "escalation_step", &detail, out)
+            .await?;
+        let (text, ping) = match step.via {
+            Via::Chat => (
+                format!(
+                    "🚨 {} is still not acknowledged: escalation step {}/{n}, paging {who}.{lateness}",
+                    render::headline(inc),
+                    i + 1
+                ),
+                names,
+            ),
+            _ => (
+                format!(
+                    "🚨 {}: escalation step {}/{n} ({} to {who}) is recorded but cannot be sent yet: {} transport is not available.{lateness}",
+                    render::headline(inc),
+                    i + 1,
+                    step.via.as_str(),
+                    step.via.as_str()
+                ),
+                Vec::new(),
+            ),
+        };
+        self.relay_as(inc, text, Style::Reminder, &ping, out).await
+    }
+
+    async fn fire_nudge(
+        &self,
+        t: &Timer,
+        inc: &Incident,
+        lateness: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(after) = self.settings.paging.nudge_after(inc.severity) else {
+            return Ok(());
+        };
+        let ping = match &inc.commander {
+            Some(c) => vec![c.clone()],
+            None => self.responder(inc, out.now, out.tx).await?,
+        };
+        let text = format!(
+            "📝 {} has had no status update for {}{}. Post one with `!inc update {} <what changed>`.{lateness}",
+            render::headline(inc),
+            crate::domain::sla::human_duration(t.new.due_at - inc.last_update_at),
+            match ping.first() {
+                Some(p) => format!(" ({p})"),
+                None => String::new(),
+            },
+            inc.id
+        );
+        self.flare_event(inc, t, "update_nudge", "", out).await?;
+        self.relay_as(inc, text, Style::Reminder, &ping, out)
+            .await?;
+        out.tx
+            .add_timer(&NewTimer {
+                incident_id: Some(inc.id.0),
+                kind: NUDGE.into(),
+                due_at: out.now.max(t.new.due_at) + after,
+                payload: String::new(),
+            })
+            .await?;
+        out.timers_added = true;
+        Ok(())
+    }
+
+    async fn fire_handoff(
+        &self,
+        t: &Timer,
+        lateness: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(r) = self
+            .settings
+            .paging
+            .rotations
+            .iter()
+            .find(|r| r.name == t.new.payload)
+        else {
+            tracing::warn!(rotation = %t.new.payload, "handoff for a rotation no longer configured");
+            return Ok(());
+        };
+        let at = out.now.max(t.new.due_at);
+        let Some((cur, next, r)) = self.on_call(Some(&r.name), at, out.tx).await? else {
+            return Ok(());
+        };
+        let text = format!(
+            "📟 On-call handoff ({}): {} is on call{} until {}; next: {}.{lateness}",
+            r.name,
+            cur.person,
+            if cur.overridden { " (override)" } else { "" },
+            render::local_short(&self.settings.calendar, cur.until),
+            next.person
+        );
+        let ping = vec![cur.person.clone()];
+        for place in &r.announce {
+            self.post_to(place, &text, &ping, out).await?;
+        }
+        out.tx
+            .ensure_timer(&NewTimer {
+                incident_id: None,
+                kind: HANDOFF.into(),
+                due_at: r.next_handoff(at),
+                payload: r.name.clone(),
+            })
+            .await?;
+        out.timers_added = true;
+        Ok(())
+    }
+
+    async fn fire_announcement(
+        &self,
+        t: &Timer,
+        lateness: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(a) = self
+            .settings
+            .paging
+            .announcements
+            .iter()
+            .find(|a| a.name == t.new.payload)
+        else {
+            tracing::warn!(announcement = %t.new.payload, "announcement no longer configured");
+            return Ok(());
+        };
+        let text = format!("📢 {}{lateness}", a.text);
+        for place in &a.channels {
+            self.post_to(place, &text, &[], out).await?;
+        }
+        if let Some(due) = a.schedule.next_after(out.now.max(t.new.due_at)) {
+            out.tx
+                .ensure_timer(&NewTimer {
+                    incident_id: None,
+                    kind: ANNOUNCEMENT.into(),
+                    due_at: due,
+                    payload: a.name.clone(),
+                })
+                .await?;
+            out.timers_added = true;
         }
         Ok(())
     }

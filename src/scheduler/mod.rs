@@ -23,6 +23,7 @@ impl Scheduler {
 
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let wake = self.engine.wake();
+        self.start_up().await;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -34,6 +35,9 @@ impl Scheduler {
                     0
                 }
             };
+            if fired > 0 {
+                tracing::debug!(fired, "timers fired");
+            }
             if fired as i64 == BATCH {
                 continue;
             }
@@ -57,6 +61,24 @@ impl Scheduler {
                 _ = tokio::time::sleep(sleep) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+
+    /// Arms recurring timers and says how many timers fell due while Flare was down (they
+    /// fire next, marked late).
+    async fn start_up(&self) {
+        match self.engine.arm_recurring_timers().await {
+            Ok(n) if n > 0 => tracing::info!(armed = n, "recurring timers armed"),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "arming recurring timers failed"),
+        }
+        match self.engine.store().overdue_timers(self.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                overdue = n,
+                "timers fell due while Flare was not running; firing them now, marked late"
+            ),
+            Err(e) => tracing::error!(error = %e, "counting overdue timers failed"),
         }
     }
 }

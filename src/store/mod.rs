@@ -260,6 +260,30 @@ pub trait Tx: Send {
     /// Locks (PostgreSQL: `FOR UPDATE SKIP LOCKED`) and returns pending timers due by `now`.
     async fn claim_due_timers(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Timer>>;
     async fn mark_timer_fired(&mut self, id: i64, at: DateTime<Utc>, late_ms: i64) -> Result<()>;
+
+    /// Adds a timer without an incident unless one of that kind and payload is pending
+    /// (recurring timers: rotation handoffs, announcements). True when it was added.
+    async fn ensure_timer(&mut self, t: &NewTimer) -> Result<bool>;
+    /// Fired timers (of one incident, or all), oldest first.
+    async fn fired_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>>;
+    async fn add_oncall_override(&mut self, o: &OncallOverride) -> Result<i64>;
+    /// Overrides of a rotation that are still in force at or after `from`, oldest first.
+    async fn oncall_overrides(
+        &mut self,
+        rotation: &str,
+        from: DateTime<Utc>,
+    ) -> Result<Vec<OncallOverride>>;
+}
+
+/// A stored on-call override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OncallOverride {
+    pub rotation: String,
+    pub person: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The repository: transactions for the engine, plus what the delivery worker and the
@@ -290,6 +314,8 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
     /// Every pending delivery and timer count, for start-up logs and `flare timers`.
     async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
+    /// Pending timers due by `now` (at start: the ones that fell due while Flare was down).
+    async fn overdue_timers(&self, now: DateTime<Utc>) -> Result<i64>;
     async fn close(&self);
 }
 

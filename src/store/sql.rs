@@ -557,6 +557,75 @@ macro_rules! sql_backend {
                 .await?;
                 Ok(())
             }
+
+            async fn ensure_timer(&mut self, t: &NewTimer) -> Result<bool> {
+                let n = sqlx::query(
+                    "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
+                     VALUES (NULL, $1, $2, $3, 'pending', $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(&t.kind)
+                .bind(t.due_at)
+                .bind(&t.payload)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn fired_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>> {
+                let q = format!(
+                    "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'fired' \
+                     AND ($1 IS NULL OR incident_id = $1) ORDER BY fired_at, id"
+                );
+                let rows = sqlx::query(&q)
+                    .bind(incident_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(timer_from_row).collect()
+            }
+
+            async fn add_oncall_override(&mut self, o: &OncallOverride) -> Result<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO oncall_overrides (rotation, person, starts_at, ends_at, \
+                     created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(&o.rotation)
+                .bind(&o.person)
+                .bind(o.starts_at)
+                .bind(o.ends_at)
+                .bind(&o.created_by)
+                .bind(o.created_at)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn oncall_overrides(
+                &mut self,
+                rotation: &str,
+                from: DateTime<Utc>,
+            ) -> Result<Vec<OncallOverride>> {
+                let rows = sqlx::query(
+                    "SELECT rotation, person, starts_at, ends_at, created_by, created_at \
+                     FROM oncall_overrides WHERE rotation = $1 AND ends_at > $2 ORDER BY id",
+                )
+                .bind(rotation)
+                .bind(from)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(OncallOverride {
+                            rotation: r.try_get("rotation")?,
+                            person: r.try_get("person")?,
+                            starts_at: r.try_get("starts_at")?,
+                            ends_at: r.try_get("ends_at")?,
+                            created_by: r.try_get("created_by")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
         }
 
         #[async_trait]
@@ -679,6 +748,16 @@ macro_rules! sql_backend {
                     .transpose()
             }
 
+            async fn overdue_timers(&self, now: DateTime<Utc>) -> Result<i64> {
+                let row = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM timers WHERE state = 'pending' AND due_at <= $1",
+                )
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get("n")?)
+            }
+
             async fn close(&self) {
                 self.pool.close().await;
             }
@@ -720,11 +799,18 @@ pub mod sqlite {
                 .max_connections(max_connections.max(1))
                 .connect_with(options)
                 .await?;
-            migrator(&[(
-                1,
-                "core",
-                include_str!("../../migrations/sqlite/0001_core.sql"),
-            )])
+            migrator(&[
+                (
+                    1,
+                    "core",
+                    include_str!("../../migrations/sqlite/0001_core.sql"),
+                ),
+                (
+                    2,
+                    "oncall",
+                    include_str!("../../migrations/sqlite/0002_oncall.sql"),
+                ),
+            ])
             .run(&pool)
             .await?;
             Ok(SqliteStore {
@@ -766,11 +852,18 @@ pub mod postgres {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?;
-            migrator(&[(
-                1,
-                "core",
-                include_str!("../../migrations/postgres/0001_core.sql"),
-            )])
+            migrator(&[
+                (
+                    1,
+                    "core",
+                    include_str!("../../migrations/postgres/0001_core.sql"),
+                ),
+                (
+                    2,
+                    "oncall",
+                    include_str!("../../migrations/postgres/0002_oncall.sql"),
+                ),
+            ])
             .run(&pool)
             .await?;
             Ok(PgStore {
