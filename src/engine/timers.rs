@@ -24,6 +24,13 @@ pub const NUDGE: &str = "update_nudge";
 pub const HANDOFF: &str = "rotation_handoff";
 pub const ANNOUNCEMENT: &str = "announcement";
 
+/// A day and time people can place: `Mon 2026-11-30 09:00 EST`.
+fn when(cal: &crate::domain::calendar::BusinessCalendar, t: DateTime<Utc>) -> String {
+    t.with_timezone(&cal.zone())
+        .format("%a %Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
 fn overrides_of(rows: Vec<crate::store::OncallOverride>) -> Vec<Override> {
     rows.into_iter()
         .map(|o| Override {
@@ -194,7 +201,7 @@ impl Engine {
                             r.name,
                             cur.person,
                             if cur.overridden { " (override)" } else { "" },
-                            render::local_short(cal, cur.until),
+                            when(cal, cur.until),
                             next.person
                         ));
                     }
@@ -228,8 +235,8 @@ impl Engine {
         if to <= from {
             return Ok(Err(format!(
                 "The override ends ({}) before it starts ({}); nothing was changed.",
-                render::local_short(cal, to),
-                render::local_short(cal, from)
+                when(cal, to),
+                when(cal, from)
             )));
         }
         let Some(r) = self.settings.paging.rotations.first() else {
@@ -250,8 +257,8 @@ impl Engine {
             "{} is on call ({}) from {} to {} (override by {}).",
             person.name,
             r.name,
-            render::local_short(cal, from),
-            render::local_short(cal, to),
+            when(cal, from),
+            when(cal, to),
             ctx.actor.display
         )))
     }
@@ -607,7 +614,7 @@ impl Engine {
             r.name,
             cur.person,
             if cur.overridden { " (override)" } else { "" },
-            render::local_short(&self.settings.calendar, cur.until),
+            when(&self.settings.calendar, cur.until),
             next.person
         );
         let ping = vec![cur.person.clone()];
