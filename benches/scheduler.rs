@@ -198,12 +198,14 @@ async fn run(incidents: usize, burst: usize) {
     e.arm_recurring_timers().await.expect("arm");
     let overdue = store.overdue_timers(Utc::now()).await.expect("overdue");
     let next = store.next_timer_due().await.expect("next");
-    let mut tx = store.begin().await.expect("tx");
-    let pending = tx.pending_timers(None).await.expect("pending").len();
-    drop(tx);
+    let took = t.elapsed();
+    // Every pending timer is due within ten years: a count without loading them.
+    let pending = store
+        .overdue_timers(Utc::now() + Duration::days(3650))
+        .await
+        .expect("count");
     println!(
-        "  start-up recovery with {pending} pending timers ({overdue} overdue): ready to sleep in {:.2?} (next due {next:?})",
-        t.elapsed()
+        "  start-up recovery with {pending} pending timers ({overdue} overdue): ready to sleep in {took:.2?} (next due {next:?})"
     );
     // And with them overdue: fire a 10% slice late, as after an outage.
     let slice = (incidents / 10).max(1);

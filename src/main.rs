@@ -196,7 +196,7 @@ async fn timers(config: &Config) -> Result<ExitCode> {
     }
     for t in timers {
         println!(
-            "{:>6}  {:<14} {}  {}  {}",
+            "{:>6}  {:<16} {}  {}  {}{}",
             t.id,
             t.new.kind,
             t.new
@@ -205,6 +205,12 @@ async fn timers(config: &Config) -> Result<ExitCode> {
                 .unwrap_or_else(|| "-".into()),
             flare::engine::render::local(&settings.calendar, t.new.due_at),
             t.new.due_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            // Which escalation step, rotation or announcement.
+            if t.new.payload.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", t.new.payload)
+            },
         );
     }
     store.close().await;

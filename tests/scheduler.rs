@@ -530,3 +530,73 @@ pub fn raw_timer(kind: &str, due_at: DateTime<Utc>, payload: &str) -> NewTimer {
         payload: payload.into(),
     }
 }
+
+#[tokio::test]
+async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped() {
+    use flare::chat::{Author, ChannelRole, Inbound, InboundKind, PlatformKind, Style};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = format!(
+        "{PEOPLE}{ROTATION}\n[[people]]\nname = \"erin\"\nslack = \"U0ERIN\"\n{}",
+        "[[escalation]]\n[[escalation.step]]\nnotify = [\"erin\", \"oncall\"]\n"
+    );
+    let config = support::config(&toml, &dir);
+    let store = flare::store::open(&config.database_url().expect("url"), 2)
+        .await
+        .expect("store");
+    let clock = ManualClock::new(at("2026-11-24T15:00:00Z"));
+    let mut channels = config.console_roles();
+    channels.push(ChannelRole {
+        platform: "slack".into(),
+        kind: PlatformKind::Slack,
+        channel: "C0INC".into(),
+        incident: true,
+        announce: false,
+    });
+    let engine = flare::engine::Engine::new(
+        store.clone(),
+        Arc::new(clock.clone()),
+        flare::engine::Settings::from_config(&config).expect("settings"),
+        channels,
+        Arc::new(flare::delivery::Wake::new(["console", "slack"])),
+    );
+    engine
+        .handle(&Inbound {
+            platform: "console".into(),
+            kind: PlatformKind::Console,
+            event: InboundKind::Message,
+            channel: "#ops".into(),
+            thread: None,
+            incident_hint: None,
+            author: Author {
+                id: "alice".into(),
+                display: "alice".into(),
+            },
+            text: "!inc open Cache cold sev1".into(),
+            message_id: "m-1".into(),
+            sent_at: clock.now_utc(),
+        })
+        .await
+        .expect("open");
+    clock.set(at("2026-11-24T15:15:00Z"));
+    while engine.fire_due_timers(100).await.expect("fire") > 0 {}
+    let pings = |platform: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .pending_deliveries(platform, 100)
+                .await
+                .expect("outbox")
+                .into_iter()
+                .filter(|d| d.new.style == Style::Reminder && d.new.text.contains("step 1/1"))
+                .map(|d| d.new.mentions)
+                .collect::<Vec<_>>()
+        }
+    };
+    // bob (on call) has no Slack identity: erin only there; both on the console.
+    assert_eq!(pings("slack").await, vec![vec!["U0ERIN".to_string()]]);
+    assert_eq!(
+        pings("console").await,
+        vec![vec!["erin".to_string(), "bob".to_string()]]
+    );
+    store.close().await;
+}

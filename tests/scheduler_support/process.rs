@@ -126,6 +126,7 @@ console = "bob"
 [[rotation]]
 name = "primary"
 participants = ["bob"]
+announce = ["console/#ops"]
 "#
         ),
     )
@@ -200,6 +201,18 @@ async fn a_killed_process_fires_the_breach_once_and_late_after_restart() {
     );
     drop(tx);
     store.close().await;
+
+    // `flare timers` lists what is still pending: the rotation's next handoff, by name.
+    let listed = Command::new(env!("CARGO_BIN_EXE_flare"))
+        .arg("--config")
+        .arg(&config)
+        .arg("timers")
+        .output()
+        .expect("flare timers");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("rotation_handoff"), "{listed}");
+    assert!(listed.trim_end().ends_with("primary"), "{listed}");
+    assert!(!listed.contains("ack_breach"), "{listed}");
 }
 
 #[tokio::test]
@@ -226,6 +239,12 @@ name = "primary"
 participants = ["bob"]
 "#;
     let mut f = support::start(toml, Arc::new(flare::clock::SystemClock), true).await;
+    // No timer exists yet, so the scheduler sleeps its longest (an hour): the reminders below
+    // arriving on time show the new, earlier timers woke it.
+    let mut tx = f.running.store.begin().await.expect("tx");
+    assert!(tx.pending_timers(None).await.expect("timers").is_empty());
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(200)).await;
     f.type_lines(&["!inc open Short window drill sev2"]).await;
     f.expect_console("Opened INC-1", 1).await;
     let started = Instant::now();
