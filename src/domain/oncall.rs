@@ -163,8 +163,7 @@ impl Rotation {
         let next = self.next_handoff(t);
         let covering = overrides
             .iter()
-            .filter(|o| o.rotation == self.name && o.from <= t && t < o.to)
-            .last();
+            .rfind(|o| o.rotation == self.name && o.from <= t && t < o.to);
         let starts_before_next = overrides
             .iter()
             .filter(|o| o.rotation == self.name && o.from > t && o.from < next)

@@ -161,13 +161,13 @@ impl Paging {
                     ),
                 }
             }
-            if let Some(r) = &e.rotation {
-                if !rotations.iter().any(|o| o.name.eq_ignore_ascii_case(r)) {
-                    problem(
-                        format!("{key}.rotation"),
-                        format!("`{r}` is not a [[rotation]] name"),
-                    );
-                }
+            if let Some(r) = &e.rotation
+                && !rotations.iter().any(|o| o.name.eq_ignore_ascii_case(r))
+            {
+                problem(
+                    format!("{key}.rotation"),
+                    format!("`{r}` is not a [[rotation]] name"),
+                );
             }
             if e.step.is_empty() {
                 problem(

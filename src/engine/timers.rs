@@ -142,10 +142,10 @@ impl Engine {
         at: DateTime<Utc>,
         tx: &mut Box<dyn Tx>,
     ) -> Result<Vec<String>, StoreError> {
-        if let Some((now, _, _)) = self.on_call(self.rotation_for(inc), at, tx).await? {
-            if !now.person.is_empty() {
-                return Ok(vec![now.person]);
-            }
+        if let Some((now, _, _)) = self.on_call(self.rotation_for(inc), at, tx).await?
+            && !now.person.is_empty()
+        {
+            return Ok(vec![now.person]);
         }
         Ok(inc.commander.iter().cloned().collect())
     }
