@@ -736,3 +736,76 @@ async fn long_text_is_split() {
     assert!(msgs.iter().all(|m| m.text.chars().count() <= 40_000));
     fake.assert_no_violations();
 }
+
+// ---------- Configuration ----------
+
+#[test]
+fn example_config_parses_and_missing_secrets_name_their_keys() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/slack.example.toml"
+    ))
+    .expect("example config");
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let cfg = flare::config::Config::from_str_with_env(
+        &text,
+        env(&[
+            ("FLARE__SLACK__0__BOT_TOKEN", "xoxb-1"),
+            ("FLARE__SLACK__0__APP_TOKEN", "xapp-1"),
+        ]),
+    )
+    .expect("valid with tokens from the environment");
+    let s = &cfg.slack[0];
+    assert_eq!(
+        (s.mode, s.api_base.as_str(), s.broadcast_status_updates),
+        (SlackMode::Socket, "https://slack.com/api/", true)
+    );
+    assert_eq!(cfg.channel_roles()[0].channel, "C0123INCIDENTS");
+    let err = flare::config::Config::from_str_with_env(
+        &text.replace("mode = \"socket\"", "mode = \"http\""),
+        env(&[]),
+    )
+    .expect_err("secrets missing");
+    let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+    assert!(keys.contains(&"slack[0].bot_token".to_string()), "{keys:?}");
+    assert!(
+        keys.contains(&"slack[0].signing_secret".to_string()),
+        "{keys:?}"
+    );
+    let err = flare::config::Config::from_str_with_env(
+        "[[slack]]\nname = \"s\"\napi_base = \"slack.com\"\n[[slack.channels]]\nid = \"#ops\"\n",
+        env(&[("FLARE__SLACK__0__BOT_TOKEN", "x")]),
+    )
+    .expect_err("bad values");
+    let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+    for k in [
+        "slack[0].api_base",
+        "slack[0].app_token",
+        "slack[0].channels[0].id",
+    ] {
+        assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_app_token_stops_socket_mode_naming_the_app_token() {
+    let fake = FakeSlack::start(&[INC]).await;
+    let mut cfg = config(&fake);
+    cfg.app_token = Some("xapp-1-revoked".into());
+    let r = start(cfg).await;
+    let err = timeout(WAIT, r.run)
+        .await
+        .expect("run returned")
+        .expect("join")
+        .expect_err("fatal");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("slack-test") && msg.contains("app_token") && msg.contains("invalid_auth"),
+        "{msg}"
+    );
+}
