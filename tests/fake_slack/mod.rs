@@ -390,6 +390,11 @@ impl FakeSlack {
         .await
     }
 
+    /// When the envelope's frame was last written to the websocket.
+    pub fn written_at(&self, envelope_id: &str) -> Option<Instant> {
+        self.with(|s| s.written.get(envelope_id).copied())
+    }
+
     pub fn acks(&self, envelope_id: &str) -> Vec<Ack> {
         self.with(|s| s.acks.get(envelope_id).cloned().unwrap_or_default())
     }

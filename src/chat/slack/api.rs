@@ -148,7 +148,7 @@ impl WebApi {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs)
+                .map(|s| Duration::from_secs(s.max(1)))
                 .unwrap_or(Duration::from_secs(30));
             self.pause(method, after);
             return Err(ApiError::RateLimited(after));
@@ -233,6 +233,10 @@ impl WebApi {
         if let Some(n) = self.names.lock().ok().and_then(|m| m.get(user).cloned()) {
             return n;
         }
+        // Bot ids (`B...`) and odd ids have no users.info entry.
+        if !super::text::is_user_id(user) {
+            return user.to_string();
+        }
         match self.call("users.info", Body::Form(&[("user", user)])).await {
             Ok(v) => {
                 let u = &v["user"];
@@ -255,6 +259,14 @@ impl WebApi {
                     m.insert(user.to_string(), name.clone());
                 }
                 name
+            }
+            Err(ApiError::Slack(e)) => {
+                // Slack will not know this user later either: remember the id as the name.
+                tracing::warn!(user, error = %e, "users.info refused; showing the user id");
+                if let Ok(mut m) = self.names.lock() {
+                    m.insert(user.to_string(), user.to_string());
+                }
+                user.to_string()
             }
             Err(e) => {
                 tracing::warn!(user, error = %e, "users.info failed; showing the user id");

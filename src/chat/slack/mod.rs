@@ -28,7 +28,7 @@ use self::events::{Decoder, Dedupe, Draft};
 use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent, Style};
 
 /// How many delivery ids (envelope and event ids) are remembered for de-duplication.
-const DEDUPE_MEMORY: usize = 4096;
+const DEDUPE_MEMORY: usize = 8192;
 
 /// Work handed from a connection (or the HTTP endpoint) to the dispatcher, already acked.
 #[derive(Debug)]
