@@ -2,6 +2,7 @@
 
 #[path = "fake_slack/mod.rs"]
 mod fake_slack;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -808,4 +809,97 @@ async fn invalid_app_token_stops_socket_mode_naming_the_app_token() {
         msg.contains("slack-test") && msg.contains("app_token") && msg.contains("invalid_auth"),
         "{msg}"
     );
+}
+
+// ---------- End to end: Flare (engine, store, outbox) with the Slack adapter ----------
+
+fn app_toml(fake: &FakeSlack) -> String {
+    format!(
+        r#"
+[[people]]
+name = "alice"
+slack = "U0ALICE"
+[[people]]
+name = "bob"
+slack = "U0BOB"
+
+[[slack]]
+name = "slack"
+api_base = "{}"
+bot_token = "{BOT_TOKEN}"
+app_token = "{APP_TOKEN}"
+[[slack.channels]]
+id = "{INC}"
+incident = true
+announce = true
+"#,
+        fake.api_base
+    )
+}
+
+#[tokio::test]
+async fn slash_command_opens_an_incident_thread_and_a_thread_reply_acknowledges_at_its_ts() {
+    let fake = FakeSlack::start(&[INC]).await;
+    fake.add_user("U0ALICE", "alice");
+    fake.add_user("U0BOB", "bob");
+    let flare = support::start(&app_toml(&fake), Arc::new(flare::clock::SystemClock), false).await;
+    assert!(
+        fake.wait_connections(1, WAIT).await,
+        "Slack adapter connected"
+    );
+
+    let env = fake.send_slash(INC, "U0ALICE", "open Checkout API returns 500 sev1");
+    let ack = fake.wait_ack(&env, WAIT).await.expect("acked");
+    assert!(ack.latency < Duration::from_secs(3), "{:?}", ack.latency);
+    assert_eq!(
+        ack.payload.expect("ephemeral")["response_type"],
+        "ephemeral"
+    );
+
+    // The incident's parent message in the incident channel.
+    let root = fake
+        .wait_for_message(INC, WAIT, |m| {
+            m.thread_ts.is_none() && m.text.contains("INC-1")
+        })
+        .await
+        .expect("thread root posted");
+    assert!(
+        root.text.contains("Checkout API returns 500"),
+        "{}",
+        root.text
+    );
+
+    // Bob answers in the thread: that acknowledges, at the message's own ts.
+    let (bob_ts, _) = fake.user_posts(INC, "U0BOB", "on it, failing over the DB", Some(&root.ts));
+    let ack_note = fake
+        .wait_for_message(INC, WAIT, |m| {
+            m.thread_ts.as_deref() == Some(root.ts.as_str())
+                && m.user == BOT_USER
+                && m.text.contains("acknowledged by bob")
+        })
+        .await;
+    let replies = fake.replies(INC, &root.ts);
+    assert!(ack_note.is_some(), "thread replies: {replies:#?}");
+    let inc = flare
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .incident(1)
+        .await
+        .expect("read")
+        .expect("incident 1");
+    assert_eq!(inc.acknowledged_by.as_deref(), Some("bob"));
+    let acked_at = inc.acknowledged_at.expect("acknowledged");
+    assert_eq!(acked_at, ts_time(&bob_ts), "ack time is bob's message ts");
+    let replies = fake.replies(INC, &root.ts);
+    assert!(
+        replies
+            .iter()
+            .any(|m| m.user == BOT_USER && m.text.contains("Opened INC-1")),
+        "{replies:#?}"
+    );
+    flare.running.shutdown(Duration::from_secs(5)).await;
+    fake.assert_no_violations();
 }

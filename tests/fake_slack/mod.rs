@@ -404,6 +404,24 @@ impl FakeSlack {
         self.with(|s| s.pending.get(envelope_id).map(|p| p.attempts).unwrap_or(0))
     }
 
+    /// Waits for a message in `channel` matching `f`.
+    pub async fn wait_for_message(
+        &self,
+        channel: &str,
+        timeout: Duration,
+        f: impl Fn(&Msg) -> bool,
+    ) -> Option<Msg> {
+        self.wait_for(timeout, |s| {
+            s.channels
+                .get(channel)?
+                .messages
+                .iter()
+                .find(|m| f(m))
+                .cloned()
+        })
+        .await
+    }
+
     pub async fn wait_message(&self, channel: &str, timeout: Duration, n: usize) -> Vec<Msg> {
         self.wait_for(timeout, |s| {
             let msgs = &s.channels.get(channel)?.messages;
