@@ -903,3 +903,66 @@ async fn slash_command_opens_an_incident_thread_and_a_thread_reply_acknowledges_
     flare.running.shutdown(Duration::from_secs(5)).await;
     fake.assert_no_violations();
 }
+
+#[tokio::test]
+async fn console_text_mirrored_into_the_slack_thread_cannot_ping_anyone() {
+    let fake = FakeSlack::start(&[INC]).await;
+    fake.add_user("U0ALICE", "alice");
+    let toml = format!("[console]\nuser = \"bob\"\n{}", app_toml(&fake));
+    let mut flare = support::start(&toml, Arc::new(flare::clock::SystemClock), true).await;
+    assert!(
+        fake.wait_connections(1, WAIT).await,
+        "Slack adapter connected"
+    );
+    fake.send_slash(INC, "U0ALICE", "open Search is slow");
+    let root = fake
+        .wait_for_message(INC, WAIT, |m| {
+            m.thread_ts.is_none() && m.text.contains("INC-1")
+        })
+        .await
+        .expect("thread root posted");
+    flare
+        .type_lines(&["/thread INC-1", "<!channel> <@U0ALICE> look & see"])
+        .await;
+    let mirrored = fake
+        .wait_for_message(INC, WAIT, |m| {
+            m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.text.contains("look &amp; see")
+        })
+        .await
+        .unwrap_or_else(|| panic!("mirrored into the thread: {:#?}", fake.messages(INC)));
+    assert!(
+        mirrored.text.contains("&lt;!channel&gt; &lt;@U0ALICE&gt;"),
+        "{}",
+        mirrored.text
+    );
+    assert!(
+        mirrored.text.starts_with("*&lt;bob@console&gt;* "),
+        "author shown, bold, escaped: {}",
+        mirrored.text
+    );
+    assert!(!mirrored.text.contains("<!") && !mirrored.text.contains("<@U0ALICE>"));
+    flare.running.shutdown(Duration::from_secs(5)).await;
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_slack_instance_with_a_bad_token_stops_alone() {
+    let fake = FakeSlack::start(&[INC]).await;
+    let toml = format!(
+        "[console]\nuser = \"alice\"\n{}",
+        app_toml(&fake).replace(BOT_TOKEN, "xoxb-revoked")
+    );
+    let mut flare = support::start(&toml, Arc::new(flare::clock::SystemClock), true).await;
+    flare.type_lines(&["!inc open Disk full on db-2"]).await;
+    flare.expect_console("INC-1", 1).await;
+    assert!(
+        fake.connections().is_empty(),
+        "the Slack instance did not connect"
+    );
+    assert_eq!(
+        fake.calls("auth.test").len(),
+        1,
+        "and did not retry a bad token"
+    );
+    flare.running.shutdown(Duration::from_secs(5)).await;
+}
