@@ -446,7 +446,7 @@ async fn redelivered_envelope_is_processed_once() {
         fake.wait_ack(&env, WAIT).await.is_some(),
         "the redelivery is acked"
     );
-    assert_eq!(fake.deliveries(&env), 2, "the fake redelivered it");
+    assert!(fake.deliveries(&env) >= 2, "the fake redelivered it");
     assert_eq!(r.next().await.text, "ack");
     r.quiet(Duration::from_millis(400)).await;
     fake.assert_no_violations();
@@ -552,6 +552,11 @@ async fn malformed_frames_and_unknown_envelopes_are_acked_and_survived() {
     assert!(
         fake.wait_ack(&env, WAIT).await.is_some(),
         "unknown envelope type acked"
+    );
+    let env = fake.send_truncated_envelope();
+    assert!(
+        fake.wait_ack(&env, WAIT).await.is_some(),
+        "truncated JSON acked by its id"
     );
     fake.user_posts(INC, "U0ALICE", "still alive", None);
     assert_eq!(r.next().await.text, "still alive");
@@ -869,6 +874,14 @@ async fn slash_command_opens_an_incident_thread_and_a_thread_reply_acknowledges_
         root.text
     );
 
+    // Flare answers the command in the new thread; from then on it knows the thread. (A reply
+    // microseconds after the root was posted can beat the outbox recording the root.)
+    fake.wait_for_message(INC, WAIT, |m| {
+        m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.ts != root.ts && m.user == BOT_USER
+    })
+    .await
+    .expect("Flare replied in the thread");
+
     // Bob answers in the thread: that acknowledges, at the message's own ts.
     let (bob_ts, _) = fake.user_posts(INC, "U0BOB", "on it, failing over the DB", Some(&root.ts));
     let ack_note = fake
@@ -921,6 +934,11 @@ async fn console_text_mirrored_into_the_slack_thread_cannot_ping_anyone() {
         })
         .await
         .expect("thread root posted");
+    fake.wait_for_message(INC, WAIT, |m| {
+        m.thread_ts.as_deref() == Some(root.ts.as_str()) && m.ts != root.ts
+    })
+    .await
+    .expect("Flare replied in the thread");
     flare
         .type_lines(&["/thread INC-1", "<!channel> <@U0ALICE> look & see"])
         .await;

@@ -111,6 +111,8 @@ struct Conn {
 
 struct Pending {
     frame: Value,
+    /// The frame as written when it is deliberately not valid JSON.
+    raw: Option<String>,
     attempts: u32,
     last_sent: Instant,
     conn: u64,
@@ -528,6 +530,35 @@ impl FakeSlack {
         })
     }
 
+    /// Sends an `events_api` envelope whose JSON is cut short; returns its envelope id.
+    pub fn send_truncated_envelope(&self) -> String {
+        self.with(|s| {
+            s.next_envelope += 1;
+            let envelope_id = format!("{:08x}-fake-4d2c-9f3e-truncatd", s.next_envelope);
+            let raw = format!(
+                r#"{{"envelope_id":"{envelope_id}","type":"events_api","accepts_response_payload":false,"payload":{{"event":{{"type":"mess"#
+            );
+            let conn = current(s).map(|c| c.info.id).unwrap_or(0);
+            if let Some(c) = current(s) {
+                let _ = c.tx.send(Out::Frame {
+                    text: raw.clone(),
+                    envelope: Some(envelope_id.clone()),
+                });
+            }
+            s.pending.insert(
+                envelope_id.clone(),
+                Pending {
+                    frame: json!({"envelope_id": envelope_id, "accepts_response_payload": false}),
+                    raw: Some(raw),
+                    attempts: 1,
+                    last_sent: Instant::now(),
+                    conn,
+                },
+            );
+            envelope_id
+        })
+    }
+
     /// Writes any text frame to the current connection.
     pub fn send_raw(&self, text: &str) {
         self.with(|s| {
@@ -747,7 +778,7 @@ impl FakeSlack {
                     p.attempts += 1;
                     p.last_sent = Instant::now();
                     p.conn = conn;
-                    let text = p.frame.to_string();
+                    let text = p.raw.clone().unwrap_or_else(|| p.frame.to_string());
                     if let Some(c) = s.conns.iter().find(|c| c.info.id == conn) {
                         let _ = c.tx.send(Out::Frame {
                             text,
@@ -777,6 +808,7 @@ fn deliver(s: &mut StateInner, envelope_id: &str, frame: Value) {
         envelope_id.to_string(),
         Pending {
             frame,
+            raw: None,
             attempts: 1,
             last_sent: Instant::now(),
             conn,

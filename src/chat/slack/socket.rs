@@ -236,6 +236,11 @@ async fn handle_frame(
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(slack = %adapter.cfg.name, error = %e, "unreadable socket mode frame skipped");
+            // Ack it anyway when its id is legible, so Slack does not redeliver it in vain.
+            if let Some(id) = find_envelope_id(text) {
+                let ack = json!({ "envelope_id": id }).to_string();
+                let _ = ws.send(Message::Text(ack.into())).await;
+            }
             return None;
         }
     };
@@ -302,4 +307,37 @@ async fn handle_frame(
         tracing::warn!(slack = %adapter.cfg.name, "dispatcher gone; event dropped");
     }
     None
+}
+
+/// The envelope id of a frame that is not valid JSON, if it can be read safely.
+fn find_envelope_id(text: &str) -> Option<&str> {
+    let key = "\"envelope_id\"";
+    let rest = &text[text.find(key)? + key.len()..];
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let id = &rest[..rest.find('"')?];
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_envelope_id;
+
+    #[test]
+    fn envelope_id_of_broken_frames() {
+        assert_eq!(
+            find_envelope_id(r#"{"envelope_id": "57d6a792-4d35-4d0b-b6aa", "payload": {"#),
+            Some("57d6a792-4d35-4d0b-b6aa")
+        );
+        assert_eq!(find_envelope_id(r#"{"envelope_id":"a\"b"#), None);
+        assert_eq!(find_envelope_id("{not json"), None);
+    }
 }
