@@ -984,3 +984,29 @@ async fn a_slack_instance_with_a_bad_token_stops_alone() {
     );
     flare.running.shutdown(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn transient_failures_at_start_are_retried_with_backoff_not_in_a_loop() {
+    let fake = FakeSlack::start(&[INC]).await;
+    fake.fail_with_status("auth.test", 503, 2);
+    fake.rate_limit("apps.connections.open", 1, 1);
+    let _r = start(config(&fake)).await;
+    assert!(fake.wait_connections(1, WAIT).await, "connected in the end");
+    let auth = fake.calls("auth.test");
+    assert_eq!(auth.len(), 3);
+    assert!(
+        auth[1].at - auth[0].at >= Duration::from_millis(100),
+        "backed off"
+    );
+    assert!(
+        auth[2].at - auth[1].at >= Duration::from_millis(100),
+        "backed off"
+    );
+    let open = fake.calls("apps.connections.open");
+    assert_eq!(open.len(), 2);
+    assert!(
+        open[1].at - open[0].at >= Duration::from_secs(1),
+        "waited for Retry-After"
+    );
+    fake.assert_no_violations();
+}
