@@ -156,4 +156,20 @@ mod tests {
         assert_eq!(split(&text, 7).concat(), text);
         assert_eq!(split("short", 10), vec!["short".to_string()]);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn relayed_text_never_forms_markup(text in ".*", author in ".*") {
+            let r = render(&text, &[], Some(&author));
+            proptest::prop_assert!(!r.contains('<') && !r.contains('>'));
+            let back = escape(&text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&");
+            proptest::prop_assert_eq!(back, text);
+        }
+
+        #[test]
+        fn ts_round_trips(secs in 1_000_000_000i64..4_000_000_000, micros in 0u32..1_000_000) {
+            let t = parse_ts(&format!("{secs}.{micros:06}")).unwrap();
+            proptest::prop_assert_eq!((t.timestamp(), t.timestamp_subsec_micros()), (secs, micros));
+        }
+    }
 }
