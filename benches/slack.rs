@@ -17,7 +17,14 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const CHANNEL: &str = "C0BENCH";
-const ROUNDS: usize = 2000;
+/// Full run under `cargo bench`; a quick smoke run under `cargo test --all-targets`.
+fn rounds() -> usize {
+    if std::env::args().any(|a| a == "--bench") {
+        2000
+    } else {
+        50
+    }
+}
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -68,9 +75,9 @@ fn main() -> anyhow::Result<()> {
             fake.user_posts(CHANNEL, "U0ALICE", "warm up", None);
             timeout(wait, rx.recv()).await?;
         }
-        let mut acks = Vec::with_capacity(ROUNDS);
-        let mut inbound = Vec::with_capacity(ROUNDS);
-        for i in 0..ROUNDS {
+        let mut acks = Vec::with_capacity(rounds());
+        let mut inbound = Vec::with_capacity(rounds());
+        for i in 0..rounds() {
             let (_, env) = fake.user_posts(CHANNEL, "U0ALICE", &format!("status {i}"), None);
             let ev = timeout(wait, rx.recv()).await?;
             let got = std::time::Instant::now();
@@ -85,7 +92,7 @@ fn main() -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no ack"))?;
             acks.push(ack.latency);
         }
-        println!("Slack adapter vs fake Slack on loopback ({ROUNDS} events, socket mode)");
+        println!("Slack adapter vs fake Slack on loopback ({rounds()} events, socket mode)");
         report("envelope written -> ack received", acks);
         report("envelope written -> Inbound emitted", inbound);
         let v = fake.violations();
