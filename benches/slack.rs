@@ -92,7 +92,10 @@ fn main() -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no ack"))?;
             acks.push(ack.latency);
         }
-        println!("Slack adapter vs fake Slack on loopback ({rounds()} events, socket mode)");
+        println!(
+            "Slack adapter vs fake Slack on loopback ({} events, socket mode)",
+            rounds()
+        );
         report("envelope written -> ack received", acks);
         report("envelope written -> Inbound emitted", inbound);
         let v = fake.violations();
