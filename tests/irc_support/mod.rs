@@ -1,0 +1,4 @@
+//! Test support for the IRC adapter: real servers and scripted people.
+
+pub mod client;
+pub mod server;
