@@ -322,3 +322,36 @@ impl IrcConfig {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn example_config_is_valid_and_complete() {
+        let text = include_str!("../../../config/irc.example.toml");
+        let c = Config::from_str_with_env(text, Vec::new()).expect("example config is valid");
+        let irc = &c.irc[0];
+        assert_eq!(irc.effective_port(), 6697);
+        assert_eq!(irc.channels[1].thread, super::ThreadMode::Channel);
+        assert_eq!(irc.channels[1].key.as_deref(), Some("s3cret"));
+        assert_eq!(irc.channel_roles().len(), 2);
+    }
+
+    #[test]
+    fn problems_name_their_keys() {
+        let text = "[[irc]]\nname = \"n\"\nnick = \"9bad\"\nlines_per_second = 0\nping_interval = \"soon\"\nsasl_username = \"u\"\n[[irc.channels]]\nid = \"ops\"\n";
+        let err = Config::from_str_with_env(text, Vec::new()).expect_err("invalid");
+        let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+        for k in [
+            "irc[0].server",
+            "irc[0].nick",
+            "irc[0].lines_per_second",
+            "irc[0].ping_interval",
+            "irc[0].sasl_username",
+            "irc[0].channels[0].id",
+        ] {
+            assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
+        }
+    }
+}
