@@ -613,6 +613,7 @@ async fn wrong_server_password_stops_the_network_with_its_name() {
         Kind::Ngircd,
         Options {
             password: Some("right-one".into()),
+            ..Default::default()
         },
     );
     let mut cfg = config(server.port, vec![chan("#ops")]);
@@ -695,4 +696,195 @@ async fn malformed_and_overlong_server_lines_are_skipped() {
     assert!(bot.adapter.is_connected(), "link survived the bad lines");
     drop(bot);
     fake.abort();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn tls_with_a_private_ca() {
+    let server = TestServer::start_with(
+        Kind::Inspircd,
+        Options {
+            tls: true,
+            ..Default::default()
+        },
+    );
+    // Without the CA the certificate is not trusted: the adapter keeps retrying, never joins.
+    let mut cfg = config(server.port, vec![chan("#ops")]);
+    cfg.tls = true;
+    cfg.tls_server_name = Some("localhost".into());
+    let untrusted = Arc::new(IrcAdapter::new(cfg.clone()).expect("config"));
+    let (tx, _rx) = mpsc::channel(16);
+    let task = tokio::spawn(untrusted.clone().run(tx));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !untrusted.is_connected(),
+        "an unknown CA must not be trusted"
+    );
+    assert!(!task.is_finished(), "a TLS failure is retried, not fatal");
+    task.abort();
+
+    cfg.tls_ca_file = Some(server.ca_file());
+    let mut bot = Bot::start(cfg).await;
+    let alice = TestClient::connect_tls(server.port, &server.ca_file(), "alice").await;
+    let mut alice = alice;
+    alice.join("#ops").await;
+    alice.say("#ops", "over tls");
+    let i = bot.next(|i| i.author.id == "alice").await;
+    assert_eq!(i.text, "over tls");
+    bot.send(&out("#ops", Style::Reply, "tls answer"))
+        .await
+        .expect("send");
+    let l = alice.privmsgs("#ops", NICK, 1).await.remove(0);
+    assert_eq!(text_of(&l), "tls answer");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A fake server speaking just enough IRC: multi-line CAP LS with sasl, SASL PLAIN checked
+/// against `account`/`password`, then 001 and JOIN echoes. PINGs are answered only when
+/// `answer_pings`. Every connection's received lines go to `seen`.
+async fn fake_server(
+    account: &'static str,
+    password: &'static str,
+    answer_pings: bool,
+) -> (u16, mpsc::UnboundedReceiver<(usize, String)>) {
+    use base64::Engine as _;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut conn_no = 0;
+        while let Ok((sock, _)) = listener.accept().await {
+            conn_no += 1;
+            let seen_tx = seen_tx.clone();
+            tokio::spawn(async move {
+                let (rd, mut wr) = sock.into_split();
+                let mut lines = BufReader::new(rd).lines();
+                let mut nick = String::new();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = seen_tx.send((conn_no, l.clone()));
+                    let reply: Vec<String> = if l == "CAP LS 302" {
+                        vec![
+                            ":fake CAP * LS * :multi-prefix message-tags".into(),
+                            ":fake CAP * LS :sasl=PLAIN,EXTERNAL".into(),
+                        ]
+                    } else if let Some(caps) = l.strip_prefix("CAP REQ :") {
+                        vec![format!(":fake CAP * ACK :{caps}")]
+                    } else if l == "AUTHENTICATE PLAIN" {
+                        vec!["AUTHENTICATE +".into()]
+                    } else if let Some(b64) = l.strip_prefix("AUTHENTICATE ") {
+                        let raw = base64::engine::general_purpose::STANDARD
+                            .decode(b64)
+                            .unwrap_or_default();
+                        if raw == format!("{account}\0{account}\0{password}").as_bytes() {
+                            vec![
+                                format!(":fake 900 * * {account} :You are now logged in"),
+                                ":fake 903 * :SASL authentication successful".into(),
+                            ]
+                        } else {
+                            vec![":fake 904 * :SASL authentication failed".into()]
+                        }
+                    } else if let Some(n) = l.strip_prefix("NICK ") {
+                        nick = n.to_string();
+                        vec![]
+                    } else if l == "CAP END" {
+                        vec![format!(":fake 001 {nick} :Welcome {nick}!flare@127.0.0.1")]
+                    } else if let Some(ch) = l.strip_prefix("JOIN ") {
+                        vec![format!(":{nick}!flare@127.0.0.1 JOIN {ch}")]
+                    } else if let Some(tok) = l.strip_prefix("PING ") {
+                        if answer_pings {
+                            vec![format!(":fake PONG fake {tok}")]
+                        } else {
+                            vec![]
+                        }
+                    } else {
+                        vec![]
+                    };
+                    for r in reply {
+                        if wr.write_all(format!("{r}\r\n").as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    if l.starts_with("JOIN") {
+                        let _ = wr.write_all(b"PING :are-you-there\r\n").await;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn sasl_plain_login_and_failure() {
+    let (port, mut seen) = fake_server("flare", "good-secret", true).await;
+    let mut cfg = config(port, vec![chan("#ops")]);
+    cfg.sasl_username = Some("flare".into());
+    cfg.sasl_password = Some("good-secret".into());
+    let bot = Bot::start(cfg.clone()).await;
+    assert!(bot.adapter.is_connected());
+    let mut lines = Vec::new();
+    while let Ok(Some((_, l))) = tokio::time::timeout(Duration::from_millis(300), seen.recv()).await
+    {
+        lines.push(l);
+    }
+    let pos = |p: &str| lines.iter().position(|l| l.starts_with(p));
+    assert!(
+        lines.contains(&"CAP REQ :message-tags sasl".to_string()),
+        "{lines:?}"
+    );
+    assert!(pos("AUTHENTICATE PLAIN") < pos("CAP END"), "{lines:?}");
+    assert!(
+        pos("CAP END") < pos("JOIN"),
+        "JOIN only after 001: {lines:?}"
+    );
+    assert!(
+        lines.contains(&"PONG are-you-there".to_string()),
+        "answers PING: {lines:?}"
+    );
+    drop(bot);
+
+    let (port, _seen) = fake_server("flare", "good-secret", true).await;
+    cfg.port = Some(port);
+    cfg.name = "irc-sasl".into();
+    cfg.sasl_password = Some("bad-secret".into());
+    let adapter = Arc::new(IrcAdapter::new(cfg).expect("config"));
+    let (tx, _rx) = mpsc::channel(16);
+    let err = tokio::time::timeout(WAIT, adapter.run(tx))
+        .await
+        .expect("a failed SASL login stops the network")
+        .expect_err("fatal");
+    let err = err.to_string();
+    assert!(err.contains("irc-sasl") && err.contains("SASL"), "{err}");
+    assert!(!err.contains("bad-secret"), "secret leaked: {err}");
+}
+
+#[tokio::test]
+async fn dead_link_is_detected_by_our_own_ping() {
+    let (port, mut seen) = fake_server("x", "y", false).await;
+    let mut cfg = config(port, vec![chan("#ops")]);
+    cfg.ping_interval = "200ms".into();
+    cfg.ping_timeout = "300ms".into();
+    let _bot = Bot::start(cfg).await;
+    let mut first_ping = false;
+    let reconnected = tokio::time::timeout(WAIT, async {
+        while let Some((conn, l)) = seen.recv().await {
+            if conn == 1 && l.starts_with("PING :flare-") {
+                first_ping = true;
+            }
+            if conn == 2 && l.starts_with("JOIN #ops") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(first_ping, "the adapter sent its own PING");
+    assert!(
+        reconnected.is_ok(),
+        "the silent link was dropped and a new one joined"
+    );
 }

@@ -44,7 +44,36 @@ impl TestClient {
             .await
             .expect("connect timed out")
             .expect("connect");
-        let (rd, mut wr) = stream.into_split();
+        TestClient::start(stream, nick, caps).await
+    }
+
+    /// Connects with TLS, trusting the test CA.
+    pub async fn connect_tls(port: u16, ca: &std::path::Path, nick: &str) -> TestClient {
+        use rustls::pki_types::pem::PemObject;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca file") {
+            roots.add(c.expect("ca cert")).expect("add ca");
+        }
+        let cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+        let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .expect("tls handshake");
+        TestClient::start(tls, nick, &[]).await
+    }
+
+    async fn start<S>(stream: S, nick: &str, caps: &[&str]) -> TestClient
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let (rd, mut wr) = tokio::io::split(stream);
         let (out, mut out_rx) = mpsc::unbounded_channel::<String>();
         tokio::spawn(async move {
             while let Some(l) = out_rx.recv().await {

@@ -14,6 +14,9 @@ pub enum Kind {
 pub struct Options {
     /// Server password (ngircd `Password =`).
     pub password: Option<String>,
+    /// Listen with TLS only (inspircd `ssl_gnutls`), with a certificate for `localhost` and
+    /// 127.0.0.1 signed by a throwaway CA (see [`TestServer::ca_file`]).
+    pub tls: bool,
 }
 
 pub struct TestServer {
@@ -70,6 +73,10 @@ impl TestServer {
             dir,
             child: None,
         };
+        if opts.tls {
+            assert_eq!(kind, Kind::Inspircd, "TLS tests use inspircd");
+            s.make_certificates();
+        }
         s.write_config(&opts);
         s.spawn();
         s
@@ -77,6 +84,85 @@ impl TestServer {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The CA certificate that signed the server's TLS certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir().join("ca.pem")
+    }
+
+    fn make_certificates(&self) {
+        let d = self.dir();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl (to make test certificates)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let mut a = vec!["req", "-x509"];
+        a.extend(ec);
+        a.extend([
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Flare Test CA",
+        ]);
+        run(&a);
+        let mut a = vec!["req"];
+        a.extend(ec);
+        a.extend([
+            "-keyout",
+            "key.pem",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        run(&a);
+        std::fs::write(
+            d.join("ext.cnf"),
+            "basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write ext.cnf");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["key.pem", "cert.pem", "ca.pem"] {
+            std::fs::set_permissions(d.join(f), std::fs::Permissions::from_mode(0o644))
+                .expect("chmod certificate");
+        }
     }
 
     fn config_path(&self) -> PathBuf {
@@ -111,10 +197,23 @@ impl TestServer {
                     .as_ref()
                     .map(|p| format!(" password=\"{p}\""))
                     .unwrap_or_default();
+                let tls = if opts.tls {
+                    format!(
+                        "<module name=\"ssl_gnutls\">\n<sslprofile name=\"Clients\" provider=\"gnutls\" \
+                         certfile=\"{run}/cert.pem\" keyfile=\"{run}/key.pem\" hash=\"sha256\" requestclientcert=\"no\">\n"
+                    )
+                } else {
+                    String::new()
+                };
+                let profile = if opts.tls {
+                    " sslprofile=\"Clients\""
+                } else {
+                    ""
+                };
                 format!(
                     "<server name=\"insp.test.local\" description=\"test harness\" network=\"TestNet\">\n\
-                     <admin name=\"harness\" nick=\"harness\" email=\"harness@example.invalid\">\n\
-                     <bind address=\"127.0.0.1\" port=\"{port}\" type=\"clients\">\n\
+                     <admin name=\"harness\" nick=\"harness\" email=\"harness@example.invalid\">\n{tls}\
+                     <bind address=\"127.0.0.1\" port=\"{port}\" type=\"clients\"{profile}>\n\
                      <connect name=\"local\" allow=\"127.0.0.1\" timeout=\"20\" pingfreq=\"60\" localmax=\"500\" globalmax=\"500\"\n\
                      limit=\"500\" maxchans=\"50\" threshold=\"1000\" commandrate=\"1000000\" fakelag=\"off\"\n\
                      recvq=\"65536\" softsendq=\"1048576\" hardsendq=\"4194304\" useident=\"no\" resolvehostnames=\"no\"{password}>\n\
