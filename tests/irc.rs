@@ -476,6 +476,11 @@ async fn prefix_threads(kind: Kind) {
     bot.send(&update).await.expect("update");
     let line = alice.privmsgs("#ops", NICK, 1).await.remove(0);
     assert_eq!(text_of(&line), "[INC-7] failover started");
+    if kind == Kind::Inspircd {
+        let m = line.msg.as_ref().expect("parsed");
+        assert_eq!(m.tag("+draft/reply"), Some(thread.as_str()), "{}", line.raw);
+        assert_eq!(m.tag("+reply"), Some(thread.as_str()), "{}", line.raw);
+    }
 
     alice.say("#ops", "INC-7: I am on it");
     let i = bot.next(|i| i.author.id == "alice").await;

@@ -310,15 +310,29 @@ impl IrcAdapter {
         } else {
             "PRIVMSG"
         };
-        let (is_nick, members_known) = {
+        let (is_nick, members_known, tags) = {
             let st = self.state();
             let f = st.fold(target);
+            // A thread root that is a msgid: mark the line as a reply for clients that thread.
+            let tags = match msg.thread.as_deref() {
+                Some(t)
+                    if st.caps.contains("message-tags")
+                        && !t.starts_with("INC-")
+                        && !is_valid_channel(t)
+                        && !t.is_empty()
+                        && t.len() <= 128 =>
+                {
+                    let t = message::escape_tag(t);
+                    format!("@+draft/reply={t};+reply={t} ")
+                }
+                _ => String::new(),
+            };
             let members = st
                 .joined
                 .get(&f)
                 .map(|j| j.members.clone())
                 .unwrap_or_default();
-            (members, st.casemap)
+            (members, st.casemap, tags)
         };
         let neutral = |t: &str| neutralise_nicks(t, |w| is_nick.contains(&members_known.fold(w)));
         let mut line_prefix = String::new();
@@ -358,11 +372,14 @@ impl IrcAdapter {
                 first = false;
             }
             for piece in split_to_budget(&payload, budget) {
-                out.push(format!("{cmd} {target} :{line_prefix}{piece}"));
+                out.push(format!("{tags}{cmd} {target} :{line_prefix}{piece}"));
             }
         }
         if out.is_empty() && !body.trim().is_empty() {
-            out.push(format!("{cmd} {target} :{line_prefix}{}", body.trim_end()));
+            out.push(format!(
+                "{tags}{cmd} {target} :{line_prefix}{}",
+                body.trim_end()
+            ));
         }
         out
     }
