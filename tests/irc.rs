@@ -893,3 +893,169 @@ async fn dead_link_is_detected_by_our_own_ping() {
         "the silent link was dropped and a new one joined"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// End to end: the whole Flare (engine, store, outbox) with IRC people on a real server.
+
+#[path = "support/mod.rs"]
+mod support;
+
+fn flare_toml(port: u16) -> String {
+    format!(
+        r##"
+[delivery]
+initial_backoff = "100ms"
+max_backoff = "300ms"
+
+[[irc]]
+name = "irc"
+server = "127.0.0.1"
+port = {port}
+nick = "flare"
+lines_per_second = 50.0
+burst = 20
+reconnect_min = "100ms"
+reconnect_max = "300ms"
+
+[[irc.channels]]
+id = "#ops"
+incident = true
+announce = true
+"##
+    )
+}
+
+fn from_flare(l: &Line, needle: &str) -> bool {
+    l.is("PRIVMSG") && l.from_nick() == Some("flare") && text_of(l).contains(needle)
+}
+
+async fn e2e_open_and_acknowledge(kind: Kind) {
+    let server = TestServer::start(kind);
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let bob = person(&server, "bob", &["#ops"]).await;
+    let flare = support::start(
+        &flare_toml(server.port),
+        Arc::new(flare::clock::SystemClock),
+        false,
+    )
+    .await;
+    alice
+        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .await;
+
+    alice.say("#ops", "!incident open database is down");
+    let root = alice.expect(|l| from_flare(l, "🔥 INC-1")).await;
+    assert!(text_of(&root).starts_with("[INC-1] "), "{}", root.raw);
+    alice.expect(|l| from_flare(l, "Opened INC-1")).await;
+
+    bob.say("#ops", "INC-1: looking at it now");
+    let ack = alice
+        .expect(|l| from_flare(l, "INC-1 acknowledged by b"))
+        .await;
+    assert!(text_of(&ack).starts_with("[INC-1] "), "{}", ack.raw);
+
+    let mut tx = flare.running.store.begin().await.expect("tx");
+    let inc = tx.incident(1).await.expect("read").expect("incident 1");
+    assert_eq!(inc.title, "database is down");
+    assert_eq!(
+        inc.opened_by.to_lowercase().contains("alice"),
+        true,
+        "{}",
+        inc.opened_by
+    );
+    assert!(
+        inc.acknowledged_by
+            .as_deref()
+            .is_some_and(|b| b.contains("bob"))
+    );
+    drop(tx);
+
+    // Chatter without a prefix is not part of the incident; nothing is answered twice.
+    bob.say("#ops", "unrelated: lunch?");
+    let rest = alice.collect_for(Duration::from_millis(700)).await;
+    assert!(
+        !rest
+            .iter()
+            .any(|l| l.from_nick() == Some("flare") && l.is("PRIVMSG")),
+        "{rest:#?}"
+    );
+    let acks = alice
+        .log
+        .iter()
+        .filter(|l| from_flare(l, "acknowledged by"))
+        .count();
+    assert_eq!(acks, 1);
+}
+
+#[tokio::test]
+async fn e2e_open_and_acknowledge_inspircd() {
+    e2e_open_and_acknowledge(Kind::Inspircd).await;
+}
+
+#[tokio::test]
+async fn e2e_open_and_acknowledge_ngircd() {
+    e2e_open_and_acknowledge(Kind::Ngircd).await;
+}
+
+async fn e2e_server_restart_loses_nothing(kind: Kind) {
+    let mut server = TestServer::start(kind);
+    let gate = irc_support::proxy::Gate::start(server.port).await;
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let mut flare = support::start(
+        &flare_toml(gate.port),
+        Arc::new(flare::clock::SystemClock),
+        true,
+    )
+    .await;
+    alice
+        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .await;
+    alice.say("#ops", "!incident open api errors");
+    alice.expect(|l| from_flare(l, "Opened INC-1")).await;
+
+    // The server dies; updates typed on the console meanwhile wait in the outbox.
+    gate.set_open(false);
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    flare
+        .type_lines(&[
+            "!inc update INC-1 step one",
+            "!inc update INC-1 step two",
+            "!inc update INC-1 step three",
+        ])
+        .await;
+    flare.expect_console("step three", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    server.restart();
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    gate.set_open(true);
+    let mut got = Vec::new();
+    for step in ["step one", "step two", "step three"] {
+        let l = alice.expect(|l| from_flare(l, "step ")).await;
+        assert!(text_of(&l).contains(step), "out of order: {}", l.raw);
+        got.push(l);
+    }
+    assert!(flare.running.flush(Duration::from_secs(5)).await);
+    let stats = &flare.running.stats;
+    assert!(
+        stats.retried.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the outage made sends retry"
+    );
+    assert_eq!(stats.failed.load(std::sync::atomic::Ordering::Relaxed), 0);
+    let rest = alice.collect_for(Duration::from_millis(500)).await;
+    assert!(
+        !rest.iter().any(|l| from_flare(l, "step ")),
+        "doubled: {rest:#?}"
+    );
+}
+
+#[tokio::test]
+async fn e2e_server_restart_loses_nothing_inspircd() {
+    e2e_server_restart_loses_nothing(Kind::Inspircd).await;
+}
+
+#[tokio::test]
+async fn e2e_server_restart_loses_nothing_ngircd() {
+    e2e_server_restart_loses_nothing(Kind::Ngircd).await;
+}

@@ -4,4 +4,5 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod proxy;
 pub mod server;
