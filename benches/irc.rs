@@ -60,10 +60,14 @@ async fn main() {
         let text = format!("INC-{}: bench line {i}", i % 50 + 1);
         let t0 = Instant::now();
         person.say("#ops", &text);
-        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-            .await
-            .expect("inbound timed out")
-            .expect("adapter stopped");
+        let got = match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            Ok(Some(got)) => got,
+            Ok(None) => panic!("adapter stopped"),
+            Err(_) => panic!(
+                "inbound {i} timed out; person saw {:#?}",
+                person.log.iter().rev().take(5).collect::<Vec<_>>()
+            ),
+        };
         let dt = t0.elapsed();
         assert!(got.text.starts_with("bench line"));
         if i >= 100 {
@@ -117,6 +121,9 @@ async fn main() {
         received += 1;
         if received % 1000 == 0 {
             person.log.clear();
+            if std::env::var_os("IRC_BENCH_TRACE").is_some() {
+                eprintln!("{received} lines at {:?}", t0.elapsed());
+            }
         }
     }
     let all_received = t0.elapsed();

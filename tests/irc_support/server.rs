@@ -215,8 +215,8 @@ impl TestServer {
                      <admin name=\"harness\" nick=\"harness\" email=\"harness@example.invalid\">\n{tls}\
                      <bind address=\"127.0.0.1\" port=\"{port}\" type=\"clients\"{profile}>\n\
                      <connect name=\"local\" allow=\"127.0.0.1\" timeout=\"20\" pingfreq=\"60\" localmax=\"500\" globalmax=\"500\"\n\
-                     limit=\"500\" maxchans=\"50\" threshold=\"1000\" commandrate=\"1000000\" fakelag=\"off\"\n\
-                     recvq=\"65536\" softsendq=\"1048576\" hardsendq=\"4194304\" useident=\"no\" resolvehostnames=\"no\"{password}>\n\
+                     limit=\"500\" maxchans=\"50\" threshold=\"1000000\" commandrate=\"1000000000\" fakelag=\"off\"\n\
+                     recvq=\"65536\" softsendq=\"33554432\" hardsendq=\"67108864\" useident=\"no\" resolvehostnames=\"no\"{password}>\n\
                      <pid file=\"{run}/inspircd.pid\">\n\
                      <log method=\"file\" type=\"* -USERINPUT -USEROUTPUT\" level=\"default\" target=\"{run}/inspircd.log\">\n\
                      <dns timeout=\"1\">\n\
