@@ -6,6 +6,8 @@
 
 #[path = "../tests/irc_support/mod.rs"]
 mod irc_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use tokio::sync::mpsc;
 
 const INBOUND_MESSAGES: usize = 2_000;
 const OUTBOUND_LINES: usize = 20_000;
+const ROUND_TRIPS: usize = 300;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -134,4 +137,47 @@ async fn main() {
         OUTBOUND_LINES as f64 / all_received.as_secs_f64()
     );
     task.abort();
+    drop(person);
+
+    // The whole of Flare (engine, SQLite store, outbox, adapter): `!inc list` written by a
+    // person -> Flare's answer received by that person.
+    let toml = format!(
+        r##"
+[[irc]]
+name = "irc"
+server = "127.0.0.1"
+port = {}
+nick = "flare"
+lines_per_second = 1000000.0
+burst = 100000
+[[irc.channels]]
+id = "#ops"
+"##,
+        server.port
+    );
+    let mut person = TestClient::connect(server.port, "bob", &[]).await;
+    person.join("#ops").await;
+    let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    person
+        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .await;
+    let mut rtt = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS + 20 {
+        let t0 = Instant::now();
+        person.say("#ops", "!inc list");
+        person
+            .expect(|l| l.is("PRIVMSG") && l.from_nick() == Some("flare"))
+            .await;
+        if i >= 20 {
+            rtt.push(t0.elapsed());
+        }
+        person.log.clear();
+    }
+    rtt.sort();
+    println!(
+        "flare command round trip over {ROUND_TRIPS} commands (person's `!inc list` -> answer received; inspircd, SQLite): p50 {:?}  p99 {:?}",
+        percentile(&rtt, 0.50),
+        percentile(&rtt, 0.99)
+    );
+    flare.running.shutdown(Duration::from_secs(1)).await;
 }
