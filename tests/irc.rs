@@ -600,6 +600,19 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
         .await;
     assert_eq!(text_of(&l), "bob: you are on call for INC-2");
 
+    let mut d = out("#ops", Style::Mirror, "something secret");
+    d.author = Some("<bob@slack>".into());
+    d.delete_of = Some("remote-1".into());
+    bot.send(&d).await.expect("delete");
+    let l = alice.privmsgs("#ops", NICK, 1).await.remove(0);
+    assert_eq!(text_of(&l), "<b\u{200B}ob@slack> (message deleted)");
+    let mut e = out("#ops", Style::Mirror, "fixed typo");
+    e.author = Some("<bob@slack>".into());
+    e.edit_of = Some("remote-2".into());
+    bot.send(&e).await.expect("edit");
+    let l = alice.privmsgs("#ops", NICK, 1).await.remove(0);
+    assert_eq!(text_of(&l), "<b\u{200B}ob@slack> (edited) fixed typo");
+
     match bot.send(&out("#locked", Style::Reply, "hi")).await {
         Err(SendError::Permanent(why)) => assert!(why.contains("#locked"), "{why}"),
         other => panic!("expected a permanent failure, got {other:?}"),

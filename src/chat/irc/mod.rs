@@ -353,12 +353,15 @@ impl IrcAdapter {
                 body.push_str(": ");
             }
         }
-        if msg.delete_of.is_some() {
-            body.push_str("(deleted) ");
-        } else if msg.edit_of.is_some() {
-            body.push_str("(edited) ");
-        }
-        let text_lines = safe_lines(&msg.text);
+        // IRC cannot delete: say so, without repeating what was deleted.
+        let text_lines = if msg.delete_of.is_some() {
+            vec!["(message deleted)".to_string()]
+        } else {
+            if msg.edit_of.is_some() {
+                body.push_str("(edited) ");
+            }
+            safe_lines(&msg.text)
+        };
         let budget = self
             .budget(cmd, target)
             .saturating_sub(line_prefix.len())
