@@ -1072,3 +1072,42 @@ async fn e2e_server_restart_loses_nothing_inspircd() {
 async fn e2e_server_restart_loses_nothing_ngircd() {
     e2e_server_restart_loses_nothing(Kind::Ngircd).await;
 }
+
+#[tokio::test]
+async fn e2e_a_network_with_a_wrong_password_does_not_stop_the_others() {
+    let locked = TestServer::start_with(
+        Kind::Ngircd,
+        Options {
+            password: Some("right-one".into()),
+            ..Default::default()
+        },
+    );
+    let server = TestServer::start(Kind::Inspircd);
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let bob = person(&server, "bob", &["#ops"]).await;
+    let toml = format!(
+        r##"{}
+[[irc]]
+name = "irc-locked"
+server = "127.0.0.1"
+port = {}
+nick = "flare"
+password = "wrong-one"
+
+[[irc.channels]]
+id = "#ops"
+"##,
+        flare_toml(server.port),
+        locked.port
+    );
+    let _flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    alice
+        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .await;
+    alice.say("#ops", "!incident open payments failing");
+    alice.expect(|l| from_flare(l, "Opened INC-1")).await;
+    bob.say("#ops", "INC-1: on it");
+    alice
+        .expect(|l| from_flare(l, "INC-1 acknowledged by b"))
+        .await;
+}
