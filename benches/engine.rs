@@ -83,7 +83,13 @@ async fn engine_on(url: &str) -> Bench {
         incident: true,
         announce: true,
     }];
-    let engine = Engine::new(store, clock, settings, roles, Arc::new(Wake::new(["console"])));
+    let engine = Engine::new(
+        store,
+        clock,
+        settings,
+        roles,
+        Arc::new(Wake::new(["console"])),
+    );
     Bench { engine, seq: 0 }
 }
 
@@ -104,16 +110,35 @@ async fn cycles(label: &str, url: &str, cycles: usize) {
     let mut writes = Vec::new();
     let started = Instant::now();
     for i in 0..cycles {
-        b.timed("alice", &format!("!inc open Bench incident {i} sev2"), None, &mut writes)
-            .await;
+        b.timed(
+            "alice",
+            &format!("!inc open Bench incident {i} sev2"),
+            None,
+            &mut writes,
+        )
+        .await;
         let n = i as i64 + 1;
         b.timed("bob", "!inc ack", Some(n), &mut writes).await;
-        b.timed("alice", "!inc update failover in progress", Some(n), &mut writes)
+        b.timed(
+            "alice",
+            "!inc update failover in progress",
+            Some(n),
+            &mut writes,
+        )
+        .await;
+        b.timed("alice", "!inc resolve done", Some(n), &mut writes)
             .await;
-        b.timed("alice", "!inc resolve done", Some(n), &mut writes).await;
     }
-    report(&format!("{label} write commands"), writes, started.elapsed());
-    for (name, text) in [("list", "!inc list"), ("show", "!inc show INC-1"), ("help", "!inc help")] {
+    report(
+        &format!("{label} write commands"),
+        writes,
+        started.elapsed(),
+    );
+    for (name, text) in [
+        ("list", "!inc list"),
+        ("show", "!inc show INC-1"),
+        ("help", "!inc help"),
+    ] {
         let mut reads = Vec::new();
         let started = Instant::now();
         for _ in 0..cycles.max(10) {
@@ -158,7 +183,8 @@ async fn many_incidents(url: &str, count: usize) {
     let mut reads = Vec::new();
     let t = Instant::now();
     for _ in 0..50 {
-        b.timed("carol", "!inc show INC-99999", None, &mut reads).await;
+        b.timed("carol", "!inc show INC-99999", None, &mut reads)
+            .await;
     }
     report("show with 100k stored", reads, t.elapsed());
 }
