@@ -521,6 +521,12 @@ mod process;
 #[path = "scheduler_support/postgres.rs"]
 mod postgres;
 
+#[path = "irc_support/mod.rs"]
+mod irc_support;
+
+#[path = "scheduler_support/irc_e2e.rs"]
+mod irc_e2e;
+
 /// For tests that insert raw timers.
 pub fn raw_timer(kind: &str, due_at: DateTime<Utc>, payload: &str) -> NewTimer {
     NewTimer {
