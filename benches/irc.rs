@@ -18,9 +18,10 @@ use irc_support::client::TestClient;
 use irc_support::server::{Kind, TestServer};
 use tokio::sync::mpsc;
 
-const INBOUND_MESSAGES: usize = 2_000;
-const OUTBOUND_LINES: usize = 20_000;
-const ROUND_TRIPS: usize = 300;
+/// Full sizes under `cargo bench`; a quick smoke run under `cargo test --all-targets`.
+fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -29,6 +30,11 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
+    let (inbound_messages, outbound_lines, round_trips) = if full() {
+        (2_000, 20_000, 300)
+    } else {
+        (50, 200, 10)
+    };
     let server = TestServer::start(Kind::Inspircd);
     let mut person = TestClient::connect(server.port, "alice", &[]).await;
     person.join("#ops").await;
@@ -58,8 +64,8 @@ async fn main() {
     assert!(joined.is_ok(), "bot did not join");
 
     // Inbound: one line at a time, so each sample is a clean write -> Inbound latency.
-    let mut samples = Vec::with_capacity(INBOUND_MESSAGES);
-    for i in 0..INBOUND_MESSAGES + 100 {
+    let mut samples = Vec::with_capacity(inbound_messages);
+    for i in 0..inbound_messages + 100 {
         let text = format!("INC-{}: bench line {i}", i % 50 + 1);
         let t0 = Instant::now();
         person.say("#ops", &text);
@@ -80,7 +86,7 @@ async fn main() {
     }
     samples.sort();
     println!(
-        "irc inbound latency over {INBOUND_MESSAGES} messages (inspircd, loopback): p50 {:?}  p99 {:?}  max {:?}",
+        "irc inbound latency over {inbound_messages} messages (inspircd, loopback): p50 {:?}  p99 {:?}  max {:?}",
         percentile(&samples, 0.50),
         percentile(&samples, 0.99),
         samples[samples.len() - 1]
@@ -103,7 +109,7 @@ async fn main() {
     let sender = {
         let adapter = adapter.clone();
         tokio::spawn(async move {
-            for i in 0..OUTBOUND_LINES {
+            for i in 0..outbound_lines {
                 adapter.send(&msg(i)).await.expect("send");
             }
             t0.elapsed()
@@ -111,7 +117,7 @@ async fn main() {
     };
     let mut received = 0;
     let deadline = Duration::from_secs(120);
-    while received < OUTBOUND_LINES {
+    while received < outbound_lines {
         let l = person
             .expect_within(deadline, |l| {
                 l.is("PRIVMSG") && l.from_nick() == Some("flarebot")
@@ -132,9 +138,9 @@ async fn main() {
     let all_received = t0.elapsed();
     let written = sender.await.expect("sender");
     println!(
-        "irc outbound throughput over {OUTBOUND_LINES} lines (inspircd, loopback): {:.0} lines/s written by send, {:.0} lines/s received by a client",
-        OUTBOUND_LINES as f64 / written.as_secs_f64(),
-        OUTBOUND_LINES as f64 / all_received.as_secs_f64()
+        "irc outbound throughput over {outbound_lines} lines (inspircd, loopback): {:.0} lines/s written by send, {:.0} lines/s received by a client",
+        outbound_lines as f64 / written.as_secs_f64(),
+        outbound_lines as f64 / all_received.as_secs_f64()
     );
     task.abort();
     drop(person);
@@ -161,8 +167,8 @@ id = "#ops"
     person
         .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
         .await;
-    let mut rtt = Vec::with_capacity(ROUND_TRIPS);
-    for i in 0..ROUND_TRIPS + 20 {
+    let mut rtt = Vec::with_capacity(round_trips);
+    for i in 0..round_trips + 20 {
         let t0 = Instant::now();
         person.say("#ops", "!inc list");
         person
@@ -175,7 +181,7 @@ id = "#ops"
     }
     rtt.sort();
     println!(
-        "flare command round trip over {ROUND_TRIPS} commands (person's `!inc list` -> answer received; inspircd, SQLite): p50 {:?}  p99 {:?}",
+        "flare command round trip over {round_trips} commands (person's `!inc list` -> answer received; inspircd, SQLite): p50 {:?}  p99 {:?}",
         percentile(&rtt, 0.50),
         percentile(&rtt, 0.99)
     );

@@ -13,6 +13,9 @@ pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || tr
 [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] || need_pkgs+=(postgresql)
 command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || need_pkgs+=(ngircd)
 command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || need_pkgs+=(inspircd)
+# The IRC TLS test makes its own CA and certificates with the openssl command.
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing Debian packages: ${need_pkgs[*]} (run as root, or: sudo apt-get install ${need_pkgs[*]})"

@@ -44,6 +44,8 @@ impl TestClient {
             .await
             .expect("connect timed out")
             .expect("connect");
+        // Latency figures must not include Nagle's delay.
+        let _ = stream.set_nodelay(true);
         TestClient::start(stream, nick, caps).await
     }
 

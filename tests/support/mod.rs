@@ -123,7 +123,7 @@ impl TestFlare {
             if tokio::time::Instant::now() > deadline {
                 panic!("console never showed {needle:?} x{times}; it showed:\n{text}");
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }
