@@ -172,15 +172,25 @@ impl Default for EscalationStepConfig {
 }
 
 /// Nudge the commander when an open incident had no status update for this long, per
-/// severity (`""`, the built-in default, turns nudges off for it; the example config sets
-/// 30m for SEV1 and SEV2).
-#[derive(Debug, Clone, Deserialize, Default)]
+/// severity (`""` turns nudges off for it). Default: 30m for SEV1 and SEV2, off otherwise.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct NudgesConfig {
     pub sev1: String,
     pub sev2: String,
     pub sev3: String,
     pub sev4: String,
+}
+
+impl Default for NudgesConfig {
+    fn default() -> Self {
+        NudgesConfig {
+            sev1: "30m".into(),
+            sev2: "30m".into(),
+            sev3: String::new(),
+            sev4: String::new(),
+        }
+    }
 }
 
 /// One scheduled announcement.

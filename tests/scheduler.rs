@@ -41,8 +41,20 @@ handoff_time = "09:00"
 start = "2026-11-23"
 "#;
 
+/// Nudges are on by default for SEV1/SEV2; tests about other timers turn them off so they
+/// can count exactly.
 async fn flare(extra: &str, clock: &ManualClock) -> TestFlare {
-    start(&format!("{PEOPLE}{extra}"), Arc::new(clock.clone()), true).await
+    let nudges = if extra.contains("[nudges]") {
+        ""
+    } else {
+        "\n[nudges]\nsev1 = \"\"\nsev2 = \"\"\n"
+    };
+    start(
+        &format!("{PEOPLE}{extra}{nudges}"),
+        Arc::new(clock.clone()),
+        true,
+    )
+    .await
 }
 
 async fn pending(f: &TestFlare, incident: Option<i64>) -> Vec<(String, DateTime<Utc>)> {
