@@ -22,8 +22,66 @@ const MAX_BODY: usize = 512;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
 
-trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+/// A connection to the server, plain or TLS, that can reach its TCP socket.
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Stream for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Stream for tokio_rustls::client::TlsStream<TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+/// Acknowledges every read at once. Servers echo our own lines back (echo-message); if that
+/// echo's ACK is delayed (Linux delays up to 40 ms), a server with Nagle on holds the next
+/// line for us until the ACK, and every relayed message waits 40 ms.
+struct QuickAck(Box<dyn Stream>);
+
+impl AsyncRead for QuickAck {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let res = std::pin::Pin::new(&mut self.0).poll_read(cx, buf);
+        if matches!(res, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            let _ = self.0.tcp().set_quickack(true);
+        }
+        res
+    }
+}
+
+impl AsyncWrite for QuickAck {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
 
 enum End {
     /// The link dropped; `registered` says whether it got as far as `001`.
@@ -157,7 +215,7 @@ async fn session(adapter: &Arc<IrcAdapter>, sink: &InboundSink) -> End {
         Ok(s) => s,
         Err(e) => return lost(e),
     };
-    let (rd, mut wr) = tokio::io::split(stream);
+    let (rd, mut wr) = tokio::io::split(QuickAck(stream));
     let mut rd = BufReader::with_capacity(16 * 1024, rd);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     let writer = tokio::spawn(async move {
