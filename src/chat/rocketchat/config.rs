@@ -252,4 +252,18 @@ mod tests {
         missing.validate("rocketchat[1]", &mut problems);
         assert_eq!(problems[0].key, "rocketchat[1].token");
     }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../../../config/rocketchat.example.toml");
+        let err = crate::config::Config::from_str_with_env(text, Vec::new())
+            .err()
+            .map(|e| e.problems())
+            .unwrap_or_default();
+        // Only the secret file, which does not exist here, may be a problem.
+        assert!(
+            err.iter().all(|p| p.key == "rocketchat[0].token_file"),
+            "{err:?}"
+        );
+    }
 }
