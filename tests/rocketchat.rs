@@ -477,6 +477,25 @@ async fn two_factor_and_wrong_password_are_clear_fatal_errors() {
         "{text}"
     );
 
+    // A revoked or mistyped personal access token.
+    let mut bad = config(&fake.url(), "rc-badtoken", &["ops"]);
+    bad.token = Some("not-the-token".into());
+    let rc = start(bad);
+    let err = tokio::time::timeout(WAIT, rc.task)
+        .await
+        .expect("run ends")
+        .expect("no panic")
+        .expect_err("fatal");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("rc-badtoken") && text.contains("refused"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not-the-token"),
+        "the token is never shown: {text}"
+    );
+
     // The right password works: login over REST, then DDP with the login token.
     cfg.name = "rc-pw".into();
     cfg.password = Some(fake_rocketchat::BOT_PASSWORD.into());
