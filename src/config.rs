@@ -146,6 +146,9 @@ pub struct SlaConfig {
     /// The first message in an incident's thread from someone other than the opener
     /// acknowledges it.
     pub ack_on_first_reply: bool,
+    /// Ack reminders before the deadline: fractions of the window (`50%`) or durations from
+    /// the start (`5m`). Each must fall inside both windows.
+    pub reminders: Vec<String>,
 }
 
 impl Default for SlaConfig {
@@ -154,6 +157,7 @@ impl Default for SlaConfig {
             business_ack: "15m".into(),
             after_hours_ack: "60m".into(),
             ack_on_first_reply: true,
+            reminders: vec!["50%".into(), "80%".into()],
         }
     }
 }
@@ -377,8 +381,32 @@ impl Config {
         if let Err(p) = crate::domain::calendar::BusinessCalendar::from_config(&self.calendar) {
             problems.extend(p);
         }
-        if let Err(p) = crate::domain::sla::SlaPolicy::from_config(&self.sla) {
-            problems.extend(p);
+        match crate::domain::sla::SlaPolicy::from_config(&self.sla) {
+            Err(p) => problems.extend(p),
+            Ok(policy) => {
+                for (i, r) in self.sla.reminders.iter().enumerate() {
+                    let key = format!("sla.reminders[{i}]");
+                    match crate::domain::reminder::Offset::parse(r) {
+                        Err(reason) => problems.push(Problem { key, reason }),
+                        Ok(o) => {
+                            for w in [policy.business, policy.after_hours] {
+                                if o.within(w).is_none() {
+                                    problems.push(Problem {
+                                        key: key.clone(),
+                                        reason: format!(
+                                            "`{r}` falls outside the {} ack window",
+                                            humantime::format_duration(
+                                                w.to_std().unwrap_or_default()
+                                            )
+                                        ),
+                                    });
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
         if self.database.url_file.is_none()
             && !(self.database.url.starts_with("sqlite:")

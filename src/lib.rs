@@ -4,6 +4,7 @@
 //! transaction; `store` persists; `chat` adapters talk to platforms; `delivery` drains the
 //! outbox; `scheduler` fires durable timers.
 
+pub mod app;
 pub mod chat;
 pub mod clock;
 pub mod config;

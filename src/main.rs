@@ -1,1 +1,277 @@
-fn main() {}
+//! The `flare` command line: a thin layer over the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use flare::chat::ChatAdapter;
+use flare::chat::console::ConsoleAdapter;
+use flare::clock::{Clock, SharedClock, SystemClock};
+use flare::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "flare",
+    version,
+    about = "Incident-response chat bot for Rocket.Chat, Slack and IRC at once"
+)]
+struct Cli {
+    /// Configuration file (default: $FLARE_CONFIG, else ./flare.toml when present, else
+    /// built-in defaults). Every key can be overridden by FLARE__SECTION__KEY.
+    #[arg(long, short, global = true, env = "FLARE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot with the chat platforms from the configuration.
+    Run,
+    /// Run the bot with a console chat on stdin/stdout (plus any configured platforms).
+    Console,
+    /// Print the ack SLA for an incident starting at an RFC 3339 instant (default: now).
+    Sla {
+        /// Print exactly one JSON object.
+        #[arg(long)]
+        json: bool,
+        instant: Option<String>,
+    },
+    /// Check a configuration file and list every problem with its key.
+    CheckConfig { path: Option<PathBuf> },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// List every pending timer with its due time.
+    Timers,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let console_mode = matches!(cli.command, None | Some(Cmd::Console));
+    init_logs(cli.log_format, console_mode);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flare: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("flare: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(format: LogFormat, console_mode: bool) {
+    let default = if console_mode { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FLARE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit.or_else(|| {
+        let local = Path::new("flare.toml");
+        local.exists().then(|| local.to_path_buf())
+    })
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    Ok(Config::load(path, std::env::vars())?)
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let path = config_path(cli.config);
+    match cli.command {
+        Some(Cmd::CheckConfig { path: p }) => Ok(check_config(p.or(path).as_deref())),
+        Some(Cmd::Sla { json, instant }) => {
+            let config = load_config(path.as_deref())?;
+            sla(&config, json, instant.as_deref())
+        }
+        Some(Cmd::Migrate) => {
+            let config = load_config(path.as_deref())?;
+            let url = config.database_url()?;
+            let store = flare::store::open(&url, 1).await.with_context(|| {
+                format!(
+                    "cannot open the database {}",
+                    flare::config::redact_url(&url)
+                )
+            })?;
+            store.close().await;
+            println!("migrations applied to {}", flare::config::redact_url(&url));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Timers) => {
+            let config = load_config(path.as_deref())?;
+            timers(&config).await
+        }
+        Some(Cmd::Run) => {
+            let config = load_config(path.as_deref())?;
+            run(&config).await
+        }
+        None | Some(Cmd::Console) => {
+            let config = load_config(path.as_deref())?;
+            console(&config).await
+        }
+    }
+}
+
+fn check_config(path: Option<&Path>) -> ExitCode {
+    match Config::load(path, std::env::vars()) {
+        Ok(_) => {
+            println!(
+                "{}: ok",
+                path.map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "defaults".into())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for p in e.problems() {
+                println!("{p}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sla(config: &Config, json: bool, instant: Option<&str>) -> Result<ExitCode> {
+    let settings = flare::engine::Settings::from_config(config)
+        .map_err(flare::config::ConfigError::Invalid)?;
+    let at: DateTime<Utc> = match instant {
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .with_context(|| {
+                format!("`{s}` is not an RFC 3339 instant (e.g. 2026-11-26T10:00:00-05:00)")
+            })?
+            .with_timezone(&Utc),
+        None => SystemClock.now(),
+    };
+    let a = settings.sla.assess(&settings.calendar, at);
+    if json {
+        println!("{}", a.to_json(&settings.calendar));
+    } else {
+        println!("{}", a.describe(&settings.calendar, at));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn timers(config: &Config) -> Result<ExitCode> {
+    let settings = flare::engine::Settings::from_config(config)
+        .map_err(flare::config::ConfigError::Invalid)?;
+    let url = config.database_url()?;
+    let store = flare::store::open(&url, 1).await?;
+    let mut tx = store.begin().await?;
+    let timers = tx.pending_timers(None).await?;
+    drop(tx);
+    if timers.is_empty() {
+        println!("no pending timers");
+    }
+    for t in timers {
+        println!(
+            "{:>6}  {:<14} {}  {}  {}",
+            t.id,
+            t.new.kind,
+            t.new
+                .incident_id
+                .map(|i| format!("INC-{i}"))
+                .unwrap_or_else(|| "-".into()),
+            flare::engine::render::local(&settings.calendar, t.new.due_at),
+            t.new.due_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        );
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(config: &Config) -> Result<ExitCode> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let running = flare::app::start(config, clock, Vec::new()).await?;
+    tracing::info!(
+        platforms = running.adapters.len(),
+        "flare is running; Ctrl-C or SIGTERM stops it"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown(Duration::from_secs(10)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn console(config: &Config) -> Result<ExitCode> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let adapter = Arc::new(ConsoleAdapter::new(
+        config.console.clone(),
+        clock.clone(),
+        tokio::io::stdin(),
+        std::io::stdout(),
+    ));
+    let mut closed = adapter.input_closed();
+    let roles = config.console_roles();
+    let running = flare::app::start(
+        config,
+        clock,
+        vec![(adapter.clone() as Arc<dyn ChatAdapter>, roles)],
+    )
+    .await?;
+    println!(
+        "Flare console: you are `{}` in {}. Try `!inc help`; {}",
+        config.console.user,
+        config.console.channel,
+        flare::chat::console::HELP
+    );
+    tokio::select! {
+        _ = closed.wait_for(|c| *c) => {}
+        _ = shutdown_signal() => {}
+    }
+    running.shutdown(Duration::from_secs(10)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

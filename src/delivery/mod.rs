@@ -1,1 +1,334 @@
-//! delivery (skeleton).
+//! The outbox worker: one independent queue per platform, so a slow or down platform never
+//! delays the others. Within a platform, each channel keeps its order: a delivery that must
+//! wait (backoff, Retry-After, thread root not sent yet) holds back the later ones of its
+//! channel only.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::{Notify, watch};
+
+use crate::chat::{ChatAdapter, Outbound, SendError, Style};
+use crate::clock::SharedClock;
+use crate::config::{Config, Problem, parse_duration};
+use crate::store::{Delivery, DeliveryStatus, NewDelivery, SharedStore, StoreError};
+
+/// Wakes a platform's worker when the engine or scheduler queued something for it.
+#[derive(Default)]
+pub struct Wake {
+    platforms: HashMap<String, Arc<Notify>>,
+    /// The scheduler's: a timer was added that may be earlier than the one it sleeps for.
+    pub timers: Notify,
+}
+
+impl Wake {
+    pub fn new<'a>(platforms: impl IntoIterator<Item = &'a str>) -> Wake {
+        Wake {
+            platforms: platforms
+                .into_iter()
+                .map(|p| (p.to_string(), Arc::new(Notify::new())))
+                .collect(),
+            timers: Notify::new(),
+        }
+    }
+
+    pub fn notify(&self, platform: &str) {
+        if let Some(n) = self.platforms.get(platform) {
+            n.notify_one();
+        }
+    }
+
+    pub fn notify_all(&self) {
+        for n in self.platforms.values() {
+            n.notify_one();
+        }
+    }
+
+    fn get(&self, platform: &str) -> Arc<Notify> {
+        self.platforms
+            .get(platform)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Notify::new()))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl RetryPolicy {
+    pub fn from_config(c: &Config) -> Result<RetryPolicy, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let initial = parse_duration(
+            "delivery.initial_backoff",
+            &c.delivery.initial_backoff,
+            &mut problems,
+        );
+        let max = parse_duration(
+            "delivery.max_backoff",
+            &c.delivery.max_backoff,
+            &mut problems,
+        );
+        match (initial, max) {
+            (Some(initial), Some(max)) if problems.is_empty() => Ok(RetryPolicy {
+                max_attempts: c.delivery.max_attempts,
+                initial,
+                max,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    /// Exponential backoff with full jitter in its upper half, never below `at_least`.
+    pub fn backoff(&self, attempts: u32, at_least: Option<Duration>) -> Duration {
+        let exp = self
+            .initial
+            .saturating_mul(1u32 << attempts.min(20))
+            .min(self.max);
+        let jittered = exp.mul_f64(rand::rng().random_range(0.5..=1.0));
+        jittered.max(at_least.unwrap_or_default())
+    }
+}
+
+/// Counters for logs, benchmarks and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub sent: AtomicU64,
+    pub retried: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub struct Worker {
+    pub store: SharedStore,
+    pub clock: SharedClock,
+    pub adapter: Arc<dyn ChatAdapter>,
+    pub wake: Arc<Wake>,
+    pub policy: RetryPolicy,
+    pub stats: Arc<Stats>,
+}
+
+const BATCH: i64 = 200;
+
+impl Worker {
+    /// Drains the platform's outbox until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let platform = self.adapter.name().to_string();
+        let notify = self.wake.get(&platform);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let next = match self.drain(&platform).await {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::error!(platform = %platform, error = %e, "outbox read failed");
+                    Some(Wait::Until(self.clock.now() + chrono::Duration::seconds(1)))
+                }
+            };
+            let sleep = match next {
+                Some(Wait::Now) => continue,
+                Some(Wait::Until(at)) => (at - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .max(Duration::from_millis(5)),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                _ = notify.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Sends what is due; says when to look again.
+    async fn drain(&self, platform: &str) -> Result<Option<Wait>, StoreError> {
+        let rows = self.store.pending_deliveries(platform, BATCH).await?;
+        let full = rows.len() as i64 == BATCH;
+        let mut blocked: HashSet<String> = HashSet::new();
+        let mut next: Option<DateTime<Utc>> = None;
+        let mut progressed = false;
+        for row in rows {
+            if blocked.contains(&row.new.channel) {
+                continue;
+            }
+            let now = self.clock.now();
+            if row.next_attempt_at > now {
+                blocked.insert(row.new.channel.clone());
+                next = Some(next.map_or(row.next_attempt_at, |n| n.min(row.next_attempt_at)));
+                continue;
+            }
+            match self.prepare(&row).await? {
+                Prepared::Wait => {
+                    // The thread root of this channel is not sent yet; it is earlier in the
+                    // queue, so it is being retried: wait with it.
+                    blocked.insert(row.new.channel.clone());
+                }
+                Prepared::Done => progressed = true,
+                Prepared::Send(out) => {
+                    progressed = true;
+                    if !self.send(&row, &out).await? {
+                        blocked.insert(row.new.channel.clone());
+                        if let Some(d) = self.store.delivery(row.id).await? {
+                            if d.status == DeliveryStatus::Pending {
+                                next = Some(
+                                    next.map_or(d.next_attempt_at, |n| n.min(d.next_attempt_at)),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(if progressed && full {
+            Some(Wait::Now)
+        } else {
+            next.map(Wait::Until)
+        })
+    }
+
+    async fn prepare(&self, row: &Delivery) -> Result<Prepared, StoreError> {
+        let d = &row.new;
+        let mut text = d.text.clone();
+        let mut thread = d.thread_ref.clone();
+        if d.in_thread {
+            if let Some(incident) = d.incident_id {
+                if let Some(t) = self.store.thread(incident, &d.platform, &d.channel).await? {
+                    match t.thread_ref {
+                        Some(r) => thread = Some(r),
+                        None => {
+                            let root_pending = match t.root_delivery_id {
+                                Some(root) if root != row.id => self
+                                    .store
+                                    .delivery(root)
+                                    .await?
+                                    .is_some_and(|r| r.status == DeliveryStatus::Pending),
+                                _ => false,
+                            };
+                            if root_pending {
+                                return Ok(Prepared::Wait);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut edit_of = None;
+        if let Some(orig) = d.edit_of {
+            edit_of = self.store.delivery(orig).await?.and_then(|o| o.remote_id);
+            if edit_of.is_none() {
+                text = format!("(edited) {text}");
+            }
+        }
+        let mut delete_of = None;
+        if let Some(orig) = d.delete_of {
+            delete_of = self.store.delivery(orig).await?.and_then(|o| o.remote_id);
+            if delete_of.is_none() {
+                // The copy never went out: nothing to delete.
+                self.store
+                    .mark_sent(row.id, "", None, self.clock.now())
+                    .await?;
+                return Ok(Prepared::Done);
+            }
+        }
+        Ok(Prepared::Send(Outbound {
+            delivery_id: row.id,
+            channel: d.channel.clone(),
+            thread,
+            incident: d.incident_id,
+            style: d.style,
+            author: d.author.clone(),
+            text,
+            mentions: d.mentions.clone(),
+            edit_of,
+            delete_of,
+        }))
+    }
+
+    /// Sends one delivery and records the result; false when it must be retried later.
+    async fn send(&self, row: &Delivery, out: &Outbound) -> Result<bool, StoreError> {
+        let platform = self.adapter.name();
+        match self.adapter.send(out).await {
+            Ok(sent) => {
+                let thread = (out.style == Style::ThreadRoot).then(|| {
+                    sent.thread
+                        .clone()
+                        .unwrap_or_else(|| sent.remote_id.clone())
+                });
+                self.store
+                    .mark_sent(row.id, &sent.remote_id, thread.as_deref(), self.clock.now())
+                    .await?;
+                self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(true)
+            }
+            Err(SendError::Retry { after, reason }) => {
+                let attempts = row.attempts as u32 + 1;
+                if attempts >= self.policy.max_attempts {
+                    self.fail(row, &format!("gave up after {attempts} attempts: {reason}"))
+                        .await?;
+                    return Ok(true);
+                }
+                let wait = self.policy.backoff(row.attempts as u32, after);
+                let next = self.clock.now()
+                    + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+                tracing::debug!(%platform, channel = %row.new.channel, delivery = row.id, %reason, ?wait, "delivery will be retried");
+                self.store.mark_retry(row.id, &reason, next).await?;
+                self.stats.retried.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            Err(SendError::Permanent(reason)) => {
+                self.fail(row, &reason).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn fail(&self, row: &Delivery, reason: &str) -> Result<(), StoreError> {
+        let d = &row.new;
+        tracing::warn!(platform = %d.platform, channel = %d.channel, delivery = row.id, reason, "delivery failed");
+        self.store.mark_failed(row.id, reason).await?;
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        if d.style != Style::ThreadRoot {
+            return Ok(());
+        }
+        // Tell whoever opened the incident where its thread could not be created.
+        let Some(incident) = d.incident_id else {
+            return Ok(());
+        };
+        let mut tx = self.store.begin().await?;
+        if let Some(inc) = tx.incident(incident).await? {
+            let mut reply = NewDelivery::to_channel(
+                &inc.opened_platform,
+                &inc.opened_channel,
+                Style::Reply,
+                format!(
+                    "{}: could not open its thread in {} {}: {}",
+                    inc.id, d.platform, d.channel, reason
+                ),
+            );
+            reply.incident_id = Some(incident);
+            tx.enqueue(&reply, self.clock.now()).await?;
+            tx.commit().await?;
+            self.wake.notify(&inc.opened_platform);
+        }
+        Ok(())
+    }
+}
+
+enum Prepared {
+    Wait,
+    Done,
+    Send(Outbound),
+}
+
+enum Wait {
+    Now,
+    Until(DateTime<Utc>),
+}

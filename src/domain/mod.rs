@@ -4,4 +4,7 @@
 pub mod calendar;
 pub mod command;
 pub mod holidays;
+pub mod incident;
+pub mod people;
+pub mod reminder;
 pub mod sla;

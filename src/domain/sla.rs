@@ -46,3 +46,36 @@ impl SlaPolicy {
         }
     }
 }
+
+/// Whether an acknowledgement met its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlaOutcome {
+    Met { margin: Duration },
+    Breached { by: Duration },
+}
+
+pub fn outcome(deadline: DateTime<Utc>, acked_at: DateTime<Utc>) -> SlaOutcome {
+    if acked_at <= deadline {
+        SlaOutcome::Met {
+            margin: deadline - acked_at,
+        }
+    } else {
+        SlaOutcome::Breached {
+            by: acked_at - deadline,
+        }
+    }
+}
+
+pub fn human_duration(d: Duration) -> String {
+    format!("{}s", d.num_seconds())
+}
+
+impl SlaAssessment {
+    pub fn to_json(&self, _cal: &BusinessCalendar) -> serde_json::Value {
+        serde_json::json!({"class": self.class.as_str()})
+    }
+
+    pub fn describe(&self, _cal: &BusinessCalendar, _started_at: DateTime<Utc>) -> String {
+        format!("{} {}", self.class.as_str(), human_duration(self.window))
+    }
+}

@@ -1,1 +1,1172 @@
-//! engine (skeleton).
+//! The application service: takes one inbound chat event, decides, and records the change,
+//! the timeline, the outbox rows and the timers in ONE database transaction. It never touches
+//! a socket; the clock is injected.
+
+pub mod render;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::chat::{ChannelRole, Inbound, InboundKind, Style};
+use crate::clock::SharedClock;
+use crate::config::{Config, Problem};
+use crate::delivery::Wake;
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::command::{self, Command, Parsed};
+use crate::domain::incident::{
+    Incident, IncidentId, Source, Status, TimelineEvent, check_reopen, check_transition,
+};
+use crate::domain::people::{Actor, Directory};
+use crate::domain::reminder::Offset;
+use crate::domain::sla::SlaPolicy;
+use crate::store::{NewDelivery, NewIncident, NewTimer, SharedStore, StoreError, ThreadRow, Tx};
+
+/// Timer kinds the engine schedules and an acknowledgement cancels.
+pub const ACK_TIMERS: &[&str] = &["ack_reminder", "ack_breach", "escalation"];
+/// Every timer kind tied to an open incident (cancelled on resolve).
+pub const INCIDENT_TIMERS: &[&str] = &["ack_reminder", "ack_breach", "escalation", "update_nudge"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the engine decided for one event (for logs, tests and benchmarks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Ignored,
+    Duplicate,
+    Usage,
+    Refused,
+    Command(&'static str),
+    Acknowledged(IncidentId),
+    Mirrored(IncidentId),
+    Edited,
+    Deleted,
+    ReactionNoticed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub deliveries: usize,
+}
+
+/// Settings the engine needs, built once from the configuration.
+pub struct Settings {
+    pub calendar: BusinessCalendar,
+    pub sla: SlaPolicy,
+    pub reminders: Vec<Offset>,
+    pub ack_on_first_reply: bool,
+    pub responders_only: HashSet<String>,
+    pub attribution: String,
+    pub directory: Directory,
+}
+
+impl Settings {
+    pub fn from_config(c: &Config) -> Result<Settings, Vec<Problem>> {
+        let calendar = BusinessCalendar::from_config(&c.calendar)?;
+        let sla = SlaPolicy::from_config(&c.sla)?;
+        let reminders = c
+            .sla
+            .reminders
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Offset::parse(r).map_err(|reason| {
+                    vec![Problem {
+                        key: format!("sla.reminders[{i}]"),
+                        reason,
+                    }]
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Settings {
+            calendar,
+            sla,
+            reminders,
+            ack_on_first_reply: c.sla.ack_on_first_reply,
+            responders_only: c.commands.responders_only.iter().cloned().collect(),
+            attribution: c.mirror.attribution.clone(),
+            directory: Directory::from_config(&c.people),
+        })
+    }
+}
+
+pub struct Engine {
+    store: SharedStore,
+    clock: SharedClock,
+    settings: Settings,
+    /// Every channel of every connected platform, with its role.
+    channels: Vec<ChannelRole>,
+    wake: Arc<Wake>,
+}
+
+/// The inbound event, resolved: who, where, and which incident it is about.
+struct Ctx<'a> {
+    ev: &'a Inbound,
+    actor: Actor,
+    source: Source,
+    /// The incident whose thread the message was written in, if any.
+    thread_incident: Option<i64>,
+}
+
+impl Ctx<'_> {
+    fn place(&self) -> String {
+        format!("{} {}", self.ev.platform, self.ev.channel)
+    }
+}
+
+/// Collects what one transaction will send.
+struct Outbox<'t> {
+    tx: &'t mut Box<dyn Tx>,
+    now: DateTime<Utc>,
+    platforms: HashSet<String>,
+    count: usize,
+    timers_added: bool,
+}
+
+impl Outbox<'_> {
+    async fn push(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
+        let id = self.tx.enqueue(&d, self.now).await?;
+        self.platforms.insert(d.platform);
+        self.count += 1;
+        Ok(id)
+    }
+}
+
+impl Engine {
+    pub fn new(
+        store: SharedStore,
+        clock: SharedClock,
+        settings: Settings,
+        channels: Vec<ChannelRole>,
+        wake: Arc<Wake>,
+    ) -> Engine {
+        Engine {
+            store,
+            clock,
+            settings,
+            channels,
+            wake,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    pub fn wake(&self) -> Arc<Wake> {
+        self.wake.clone()
+    }
+
+    pub fn channels(&self) -> &[ChannelRole] {
+        &self.channels
+    }
+
+    /// Handles one inbound event; retries on a concurrent change of the same incident.
+    pub async fn handle(&self, ev: &Inbound) -> Result<Outcome, EngineError> {
+        let mut attempt = 0;
+        loop {
+            match self.handle_once(ev).await {
+                Err(EngineError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn handle_once(&self, ev: &Inbound) -> Result<Outcome, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        let mut out = Outbox {
+            tx: &mut tx,
+            now,
+            platforms: HashSet::new(),
+            count: 0,
+            timers_added: false,
+        };
+        let decision = self.decide(ev, &mut out).await?;
+        let (platforms, count, timers) = (
+            std::mem::take(&mut out.platforms),
+            out.count,
+            out.timers_added,
+        );
+        if matches!(decision, Decision::Ignored | Decision::Duplicate) && count == 0 {
+            drop(tx);
+        } else {
+            tx.commit().await?;
+        }
+        for p in &platforms {
+            self.wake.notify(p);
+        }
+        if timers {
+            self.wake.timers.notify_one();
+        }
+        Ok(Outcome {
+            decision,
+            deliveries: count,
+        })
+    }
+
+    async fn decide(&self, ev: &Inbound, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+        let actor =
+            self.settings
+                .directory
+                .actor(&ev.platform, ev.kind, &ev.author.id, &ev.author.display);
+        let source = Source {
+            platform: ev.platform.clone(),
+            channel: ev.channel.clone(),
+            user: actor.key.clone(),
+            message_id: ev.message_id.clone(),
+        };
+        let thread_incident = self.thread_incident(ev, out.tx).await?;
+        let ctx = Ctx {
+            ev,
+            actor,
+            source,
+            thread_incident,
+        };
+        match &ev.event {
+            InboundKind::Message => self.message(&ctx, out).await,
+            InboundKind::Edit => self.edit(&ctx, out).await,
+            InboundKind::Delete => self.delete(&ctx, out).await,
+            InboundKind::Reaction { .. } => self.reaction(&ctx, out).await,
+        }
+    }
+
+    /// The incident an event's thread (or hint) points at.
+    async fn thread_incident(
+        &self,
+        ev: &Inbound,
+        tx: &mut Box<dyn Tx>,
+    ) -> Result<Option<i64>, StoreError> {
+        if let Some(n) = ev.incident_hint {
+            return Ok(Some(n));
+        }
+        let target = match (&ev.event, &ev.thread) {
+            (_, Some(t)) => t.as_str(),
+            (InboundKind::Reaction { .. }, None) => ev.message_id.as_str(),
+            _ => return Ok(None),
+        };
+        tx.incident_for_thread(&ev.platform, &ev.channel, target)
+            .await
+    }
+
+    async fn message(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+        let parsed = command::parse(&ctx.ev.text);
+        if parsed == Parsed::NotACommand && ctx.thread_incident.is_none() {
+            return Ok(Decision::Ignored);
+        }
+        let Some(msg_id) = out
+            .tx
+            .record_message(&crate::store::MessageRecord {
+                platform: ctx.ev.platform.clone(),
+                channel: ctx.ev.channel.clone(),
+                message_id: ctx.ev.message_id.clone(),
+                thread: ctx.ev.thread.clone(),
+                incident_id: ctx.thread_incident,
+                author_id: ctx.ev.author.id.clone(),
+                author_display: ctx.ev.author.display.clone(),
+                text: ctx.ev.text.clone(),
+                sent_at: ctx.ev.sent_at,
+                received_at: out.now,
+            })
+            .await?
+        else {
+            return Ok(Decision::Duplicate);
+        };
+        match parsed {
+            Parsed::NotACommand => self.thread_message(ctx, msg_id, out).await,
+            Parsed::Usage(text) => {
+                self.reply(ctx, out, None, text).await?;
+                Ok(Decision::Usage)
+            }
+            Parsed::Command(cmd) => self.command(ctx, cmd, msg_id, out).await,
+        }
+    }
+
+    /// A reply to the person who wrote the event, where they wrote it.
+    async fn reply(
+        &self,
+        ctx: &Ctx<'_>,
+        out: &mut Outbox<'_>,
+        incident: Option<i64>,
+        text: String,
+    ) -> Result<(), StoreError> {
+        let mut d = NewDelivery::to_channel(&ctx.ev.platform, &ctx.ev.channel, Style::Reply, text);
+        d.thread_ref = ctx.ev.thread.clone();
+        d.incident_id = incident.or(ctx.thread_incident);
+        out.push(d).await?;
+        Ok(())
+    }
+
+    /// Ordinary conversation in an incident's thread: maybe an acknowledgement, and mirrored to
+    /// the incident's threads everywhere else.
+    async fn thread_message(
+        &self,
+        ctx: &Ctx<'_>,
+        msg_id: i64,
+        out: &mut Outbox<'_>,
+    ) -> Result<Decision, EngineError> {
+        let Some(id) = ctx.thread_incident else {
+            return Ok(Decision::Ignored);
+        };
+        let Some(mut inc) = out.tx.incident(id).await? else {
+            return Ok(Decision::Ignored);
+        };
+        self.mirror(ctx, &inc, msg_id, out).await?;
+        if self.settings.ack_on_first_reply
+            && inc.status.is_open()
+            && inc.acknowledged_at.is_none()
+            && inc.opened_by != ctx.actor.key
+        {
+            self.acknowledge(ctx, &mut inc, "ack_first_reply", out)
+                .await?;
+            return Ok(Decision::Acknowledged(inc.id));
+        }
+        Ok(Decision::Mirrored(inc.id))
+    }
+
+    fn attribution(&self, ctx: &Ctx<'_>) -> String {
+        self.settings
+            .attribution
+            .replace("{name}", &ctx.actor.display)
+            .replace("{platform}", &ctx.ev.platform)
+            .replace("{kind}", ctx.ev.kind.as_str())
+    }
+
+    fn is_source_thread(ctx: &Ctx<'_>, t: &ThreadRow) -> bool {
+        t.platform == ctx.ev.platform
+            && (t.channel == ctx.ev.channel || t.thread_ref.as_deref() == Some(&ctx.ev.channel))
+    }
+
+    async fn mirror(
+        &self,
+        ctx: &Ctx<'_>,
+        inc: &Incident,
+        msg_id: i64,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let author = self.attribution(ctx);
+        for t in out.tx.threads(inc.id.0).await? {
+            if Self::is_source_thread(ctx, &t) {
+                continue;
+            }
+            let mut d = NewDelivery::to_channel(
+                &t.platform,
+                &t.channel,
+                Style::Mirror,
+                ctx.ev.text.clone(),
+            );
+            d.incident_id = Some(inc.id.0);
+            d.in_thread = true;
+            d.author = Some(author.clone());
+            d.source_message = Some(msg_id);
+            out.push(d).await?;
+        }
+        Ok(())
+    }
+
+    async fn edit(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+        let Some(m) = out
+            .tx
+            .find_message(&ctx.ev.platform, &ctx.ev.channel, &ctx.ev.message_id)
+            .await?
+        else {
+            return Ok(Decision::Ignored);
+        };
+        let author = self.attribution(ctx);
+        for copy in out.tx.copies_of(m.id).await? {
+            let mut d = copy.new.clone();
+            d.text = ctx.ev.text.clone();
+            d.author = Some(author.clone());
+            d.edit_of = Some(copy.id);
+            out.push(d).await?;
+        }
+        if let Some(incident) = m.record.incident_id {
+            out.tx
+                .add_timeline(&TimelineEvent {
+                    incident: IncidentId(incident),
+                    at: ctx.ev.sent_at,
+                    kind: "message_edited".into(),
+                    actor: ctx.actor.key.clone(),
+                    source: ctx.source.clone(),
+                    detail: ctx.ev.text.clone(),
+                })
+                .await?;
+        }
+        Ok(Decision::Edited)
+    }
+
+    async fn delete(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+        let Some(m) = out
+            .tx
+            .find_message(&ctx.ev.platform, &ctx.ev.channel, &ctx.ev.message_id)
+            .await?
+        else {
+            return Ok(Decision::Ignored);
+        };
+        for copy in out.tx.copies_of(m.id).await? {
+            let mut d = copy.new.clone();
+            d.text = "(message deleted)".into();
+            d.delete_of = Some(copy.id);
+            out.push(d).await?;
+        }
+        Ok(Decision::Deleted)
+    }
+
+    /// A reaction never acknowledges; say so once per incident.
+    async fn reaction(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+        let Some(id) = ctx.thread_incident else {
+            return Ok(Decision::Ignored);
+        };
+        let Some(inc) = out.tx.incident(id).await? else {
+            return Ok(Decision::Ignored);
+        };
+        if !inc.status.is_open()
+            || inc.acknowledged_at.is_some()
+            || out.tx.has_timeline(id, "reaction_notice").await?
+        {
+            return Ok(Decision::Ignored);
+        }
+        out.tx
+            .add_timeline(&TimelineEvent {
+                incident: inc.id,
+                at: ctx.ev.sent_at,
+                kind: "reaction_notice".into(),
+                actor: ctx.actor.key.clone(),
+                source: ctx.source.clone(),
+                detail: "a reaction is not an acknowledgement".into(),
+            })
+            .await?;
+        let mut d = NewDelivery::to_channel(
+            &ctx.ev.platform,
+            &ctx.ev.channel,
+            Style::Reply,
+            format!(
+                "{}, a reaction does not acknowledge {}: reactions carry no timestamp. Post a message in the thread (or `!inc ack {}`) to acknowledge it.",
+                ctx.actor.display, inc.id, inc.id
+            ),
+        );
+        d.incident_id = Some(id);
+        d.in_thread = true;
+        out.push(d).await?;
+        Ok(Decision::ReactionNoticed)
+    }
+
+    async fn command(
+        &self,
+        ctx: &Ctx<'_>,
+        cmd: Command,
+        msg_id: i64,
+        out: &mut Outbox<'_>,
+    ) -> Result<Decision, EngineError> {
+        let name = cmd.name();
+        if self.settings.responders_only.contains(name) && !ctx.actor.responder {
+            let why = if ctx.actor.known {
+                format!("{} is not a responder", ctx.actor.display)
+            } else {
+                format!(
+                    "{} on {} is not in Flare's people directory",
+                    ctx.ev.author.id, ctx.ev.platform
+                )
+            };
+            self.reply(
+                ctx,
+                out,
+                None,
+                format!("Only responders may `{name}` incidents, and {why}. Nothing was changed."),
+            )
+            .await?;
+            return Ok(Decision::Refused);
+        }
+        match cmd {
+            Command::Open { title, severity } => {
+                self.open(ctx, title, severity, msg_id, out).await?
+            }
+            Command::Help { topic } => {
+                self.reply(ctx, out, None, command::help(topic.as_deref()))
+                    .await?
+            }
+            Command::List => {
+                let open = out.tx.open_incidents().await?;
+                self.reply(ctx, out, None, render::list(&self.settings.calendar, &open))
+                    .await?
+            }
+            Command::Sla { at } => {
+                let text = match at {
+                    None => self.sla_text(self.clock.now()),
+                    Some(s) => match DateTime::parse_from_rfc3339(&s) {
+                        Ok(t) => self.sla_text(t.with_timezone(&Utc)),
+                        Err(_) => format!(
+                            "`{s}` is not an RFC 3339 time. Usage: !incident sla [<time>], e.g. !incident sla 2026-11-26T10:00:00-05:00"
+                        ),
+                    },
+                };
+                self.reply(ctx, out, None, text).await?
+            }
+            Command::Show { incident } => {
+                if let Some(inc) = self.target(ctx, incident, "show", out).await? {
+                    let text = self.show(&inc, out.tx).await?;
+                    self.reply(ctx, out, Some(inc.id.0), text).await?
+                }
+            }
+            Command::Ack { incident } => {
+                if let Some(mut inc) = self.target(ctx, incident, "ack", out).await? {
+                    if !inc.status.is_open() {
+                        let text = format!(
+                            "{} is resolved; there is nothing to acknowledge. Nothing was recorded.",
+                            inc.id
+                        );
+                        self.reply(ctx, out, Some(inc.id.0), text).await?;
+                        return Ok(Decision::Refused);
+                    }
+                    if let (Some(by), Some(at)) = (&inc.acknowledged_by, inc.acknowledged_at) {
+                        let text = format!(
+                            "{} was already acknowledged by {} at {}.",
+                            inc.id,
+                            by,
+                            render::local(&self.settings.calendar, at)
+                        );
+                        self.reply(ctx, out, Some(inc.id.0), text).await?;
+                        return Ok(Decision::Refused);
+                    }
+                    self.acknowledge(ctx, &mut inc, "ack", out).await?;
+                    return Ok(Decision::Acknowledged(inc.id));
+                }
+            }
+            Command::Update { incident, text } => {
+                if let Some(mut inc) = self.target(ctx, incident, "update", out).await? {
+                    inc.last_update_at = ctx.ev.sent_at;
+                    out.tx.save_incident(&mut inc).await?;
+                    self.timeline(out, &inc, ctx, "update", &text).await?;
+                    let msg = render::status_update(&inc, &ctx.actor.display, &text);
+                    self.relay(&inc, msg, out).await?;
+                }
+            }
+            Command::Status { incident, status } => {
+                if let Some(mut inc) = self.target(ctx, incident, "status", out).await? {
+                    if status == Status::Resolved {
+                        return self.resolve(ctx, inc, None, out).await;
+                    }
+                    if let Err(e) = check_transition(inc.id, inc.status, status) {
+                        self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+                        return Ok(Decision::Refused);
+                    }
+                    let was = inc.status;
+                    inc.status = status;
+                    inc.last_update_at = ctx.ev.sent_at;
+                    out.tx.save_incident(&mut inc).await?;
+                    self.timeline(out, &inc, ctx, "status", &format!("{was} -> {status}"))
+                        .await?;
+                    let msg = format!(
+                        "📣 {} is now {} (was {}), set by {}.",
+                        render::headline(&inc),
+                        status,
+                        was,
+                        ctx.actor.display
+                    );
+                    self.relay(&inc, msg, out).await?;
+                }
+            }
+            Command::Commander { incident, person } => {
+                if let Some(mut inc) = self.target(ctx, incident, "commander", out).await? {
+                    if !inc.status.is_open() {
+                        let text = format!("{} is resolved; reopen it first.", inc.id);
+                        self.reply(ctx, out, Some(inc.id.0), text).await?;
+                        return Ok(Decision::Refused);
+                    }
+                    let name = self
+                        .settings
+                        .directory
+                        .find(&person)
+                        .map(|p| p.name.clone())
+                        .unwrap_or(person);
+                    inc.commander = Some(name.clone());
+                    inc.last_update_at = ctx.ev.sent_at;
+                    out.tx.save_incident(&mut inc).await?;
+                    self.timeline(out, &inc, ctx, "commander", &name).await?;
+                    let msg = format!(
+                        "📣 {}: {} is now the incident commander (named by {}).",
+                        render::headline(&inc),
+                        name,
+                        ctx.actor.display
+                    );
+                    self.relay(&inc, msg, out).await?;
+                }
+            }
+            Command::Resolve { incident, summary } => {
+                if let Some(inc) = self.target(ctx, incident, "resolve", out).await? {
+                    return self.resolve(ctx, inc, summary, out).await;
+                }
+            }
+            Command::Reopen { incident } => {
+                if let Some(mut inc) = self.target(ctx, Some(incident), "reopen", out).await? {
+                    if let Err(e) = check_reopen(inc.id, inc.status) {
+                        self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+                        return Ok(Decision::Refused);
+                    }
+                    inc.status = Status::Investigating;
+                    inc.resolved_at = None;
+                    inc.last_update_at = ctx.ev.sent_at;
+                    out.tx.save_incident(&mut inc).await?;
+                    self.timeline(out, &inc, ctx, "reopened", "").await?;
+                    let msg = format!(
+                        "🔥 {} was reopened by {}.",
+                        render::headline(&inc),
+                        ctx.actor.display
+                    );
+                    self.relay(&inc, msg, out).await?;
+                }
+            }
+        }
+        Ok(Decision::Command(name))
+    }
+
+    fn sla_text(&self, at: DateTime<Utc>) -> String {
+        self.settings
+            .sla
+            .assess(&self.settings.calendar, at)
+            .describe(&self.settings.calendar, at)
+    }
+
+    /// The incident a command is about: named, or the thread's. Replies when there is none.
+    async fn target(
+        &self,
+        ctx: &Ctx<'_>,
+        named: Option<IncidentId>,
+        cmd: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<Option<Incident>, StoreError> {
+        let id = match named.map(|i| i.0).or(ctx.thread_incident) {
+            Some(id) => id,
+            None => {
+                let usage = command::spec(cmd).map(|s| s.usage()).unwrap_or_default();
+                self.reply(
+                    ctx,
+                    out,
+                    None,
+                    format!(
+                        "Which incident? Name it (`{usage}` with INC-n) or write in the incident's thread."
+                    ),
+                )
+                .await?;
+                return Ok(None);
+            }
+        };
+        match out.tx.incident(id).await? {
+            Some(inc) => Ok(Some(inc)),
+            None => {
+                self.reply(ctx, out, None, format!("no incident {}", IncidentId(id)))
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn timeline(
+        &self,
+        out: &mut Outbox<'_>,
+        inc: &Incident,
+        ctx: &Ctx<'_>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        out.tx
+            .add_timeline(&TimelineEvent {
+                incident: inc.id,
+                at: ctx.ev.sent_at,
+                kind: kind.to_string(),
+                actor: ctx.actor.key.clone(),
+                source: ctx.source.clone(),
+                detail: detail.to_string(),
+            })
+            .await
+    }
+
+    async fn open(
+        &self,
+        ctx: &Ctx<'_>,
+        title: String,
+        severity: crate::domain::incident::Severity,
+        msg_id: i64,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), EngineError> {
+        let started_at = ctx.ev.sent_at;
+        let sla = self
+            .settings
+            .sla
+            .assess(&self.settings.calendar, started_at);
+        let inc = out
+            .tx
+            .insert_incident(&NewIncident {
+                title,
+                severity,
+                opened_by: ctx.actor.key.clone(),
+                opened_platform: ctx.ev.platform.clone(),
+                opened_channel: ctx.ev.channel.clone(),
+                started_at,
+                sla_class: sla.class.as_str().to_string(),
+                sla_window_secs: sla.window.num_seconds(),
+                ack_deadline: sla.deadline,
+            })
+            .await?;
+        out.tx.set_message_incident(msg_id, inc.id.0).await?;
+        let detail = match sla.class.holiday() {
+            Some(h) => format!(
+                "{} ({h}), ack within {}s",
+                sla.class.as_str(),
+                sla.window.num_seconds()
+            ),
+            None => format!(
+                "{}, ack within {}s",
+                sla.class.as_str(),
+                sla.window.num_seconds()
+            ),
+        };
+        self.timeline(out, &inc, ctx, "opened", &detail).await?;
+        let root = render::thread_root(
+            &self.settings.calendar,
+            &inc,
+            &ctx.actor.display,
+            &ctx.place(),
+        );
+        let mut places = Vec::new();
+        let mut source_has_thread = false;
+        for ch in self.channels.iter().filter(|c| c.incident) {
+            let mut d =
+                NewDelivery::to_channel(&ch.platform, &ch.channel, Style::ThreadRoot, root.clone());
+            d.incident_id = Some(inc.id.0);
+            let root_id = out.push(d).await?;
+            out.tx
+                .insert_thread(&ThreadRow {
+                    incident_id: inc.id.0,
+                    platform: ch.platform.clone(),
+                    channel: ch.channel.clone(),
+                    root_delivery_id: Some(root_id),
+                    thread_ref: None,
+                })
+                .await?;
+            places.push(format!("{} {}", ch.platform, ch.channel));
+            source_has_thread |= ch.platform == ctx.ev.platform && ch.channel == ctx.ev.channel;
+        }
+        for ch in self.channels.iter().filter(|c| c.announce && !c.incident) {
+            let mut d = NewDelivery::to_channel(
+                &ch.platform,
+                &ch.channel,
+                Style::Announcement,
+                format!(
+                    "🔥 {} opened by {}: follow it in the incident channels ({}).",
+                    render::headline(&inc),
+                    ctx.actor.display,
+                    places.join(", ")
+                ),
+            );
+            d.incident_id = Some(inc.id.0);
+            out.push(d).await?;
+        }
+        self.schedule_ack_timers(&inc, out).await?;
+        let text = if places.is_empty() {
+            format!(
+                "Opened {} but no incident channel is configured, so no thread was created.",
+                inc.id
+            )
+        } else {
+            format!(
+                "Opened {} [{}] with a thread in: {}. Ack by {}.",
+                inc.id,
+                inc.severity,
+                places.join(", "),
+                render::local_short(&self.settings.calendar, inc.ack_deadline)
+            )
+        };
+        let mut d = NewDelivery::to_channel(&ctx.ev.platform, &ctx.ev.channel, Style::Reply, text);
+        d.incident_id = Some(inc.id.0);
+        if source_has_thread {
+            d.in_thread = true;
+        } else {
+            d.thread_ref = ctx.ev.thread.clone();
+        }
+        out.push(d).await?;
+        Ok(())
+    }
+
+    async fn schedule_ack_timers(
+        &self,
+        inc: &Incident,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let window = Duration::seconds(inc.sla_window_secs);
+        for offset in &self.settings.reminders {
+            if let Some(d) = offset.within(window) {
+                out.tx
+                    .add_timer(&NewTimer {
+                        incident_id: Some(inc.id.0),
+                        kind: "ack_reminder".into(),
+                        due_at: inc.started_at + d,
+                        payload: String::new(),
+                    })
+                    .await?;
+            }
+        }
+        out.tx
+            .add_timer(&NewTimer {
+                incident_id: Some(inc.id.0),
+                kind: "ack_breach".into(),
+                due_at: inc.ack_deadline,
+                payload: String::new(),
+            })
+            .await?;
+        out.timers_added = true;
+        Ok(())
+    }
+
+    async fn acknowledge(
+        &self,
+        ctx: &Ctx<'_>,
+        inc: &mut Incident,
+        kind: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        inc.acknowledged_at = Some(ctx.ev.sent_at);
+        inc.acknowledged_by = Some(ctx.actor.display.clone());
+        inc.acknowledged_where = Some(ctx.place());
+        out.tx.save_incident(inc).await?;
+        let outcome = render::ack_outcome(inc, ctx.ev.sent_at);
+        self.timeline(out, inc, ctx, kind, &outcome).await?;
+        out.tx.cancel_timers(inc.id.0, ACK_TIMERS).await?;
+        let msg = render::acknowledged(
+            &self.settings.calendar,
+            inc,
+            &ctx.actor.display,
+            &ctx.place(),
+        );
+        self.relay(inc, msg, out).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &Ctx<'_>,
+        mut inc: Incident,
+        summary: Option<String>,
+        out: &mut Outbox<'_>,
+    ) -> Result<Decision, EngineError> {
+        if let Err(e) = check_transition(inc.id, inc.status, Status::Resolved) {
+            self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+            return Ok(Decision::Refused);
+        }
+        inc.status = Status::Resolved;
+        inc.resolved_at = Some(ctx.ev.sent_at);
+        inc.resolution = summary.clone();
+        inc.last_update_at = ctx.ev.sent_at;
+        out.tx.save_incident(&mut inc).await?;
+        out.tx.cancel_timers(inc.id.0, INCIDENT_TIMERS).await?;
+        self.timeline(out, &inc, ctx, "resolved", summary.as_deref().unwrap_or(""))
+            .await?;
+        let lasted = crate::domain::sla::human_duration(ctx.ev.sent_at - inc.started_at);
+        let msg = match &summary {
+            Some(s) => format!(
+                "✅ {} resolved by {} after {}: {}",
+                render::headline(&inc),
+                ctx.actor.display,
+                lasted,
+                s
+            ),
+            None => format!(
+                "✅ {} resolved by {} after {}.",
+                render::headline(&inc),
+                ctx.actor.display,
+                lasted
+            ),
+        };
+        self.relay(&inc, msg, out).await?;
+        Ok(Decision::Command("resolve"))
+    }
+
+    /// A status message to every thread of the incident and every announcement channel.
+    async fn relay(
+        &self,
+        inc: &Incident,
+        text: String,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        self.relay_as(inc, text, Style::StatusUpdate, &[], out)
+            .await
+    }
+
+    /// Like `relay`, with a style and people to mention (each platform gets their identity
+    /// there; someone without one is named in the text only, and logged).
+    async fn relay_as(
+        &self,
+        inc: &Incident,
+        text: String,
+        style: Style,
+        ping: &[String],
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        for t in out.tx.threads(inc.id.0).await? {
+            let mut d = NewDelivery::to_channel(&t.platform, &t.channel, style, text.clone());
+            d.incident_id = Some(inc.id.0);
+            d.in_thread = true;
+            if let Some(kind) = self.kind_of(&t.platform) {
+                for name in ping {
+                    match self
+                        .settings
+                        .directory
+                        .find(name)
+                        .and_then(|p| p.identity(kind))
+                    {
+                        Some(id) => d.mentions.push(id.to_string()),
+                        None => {
+                            tracing::info!(person = %name, platform = %t.platform, "no identity to ping on this platform")
+                        }
+                    }
+                }
+            }
+            out.push(d).await?;
+        }
+        for ch in self.channels.iter().filter(|c| c.announce && !c.incident) {
+            let mut d = NewDelivery::to_channel(
+                &ch.platform,
+                &ch.channel,
+                Style::Announcement,
+                text.clone(),
+            );
+            d.incident_id = Some(inc.id.0);
+            out.push(d).await?;
+        }
+        Ok(())
+    }
+
+    fn kind_of(&self, platform: &str) -> Option<crate::chat::PlatformKind> {
+        self.channels
+            .iter()
+            .find(|c| c.platform == platform)
+            .map(|c| c.kind)
+    }
+
+    /// Fires the timers that are due, each marked fired in the transaction that queues its
+    /// messages. Returns how many fired.
+    pub async fn fire_due_timers(&self, limit: i64) -> Result<usize, EngineError> {
+        let mut tx = self.store.begin().await?;
+        let now = self.clock.now();
+        let mut out = Outbox {
+            tx: &mut tx,
+            now,
+            platforms: HashSet::new(),
+            count: 0,
+            timers_added: false,
+        };
+        let timers = out.tx.claim_due_timers(now, limit).await?;
+        for t in &timers {
+            let late = now - t.new.due_at;
+            self.fire(t, late, &mut out).await?;
+            out.tx
+                .mark_timer_fired(t.id, now, late.num_milliseconds().max(0))
+                .await?;
+        }
+        let platforms = std::mem::take(&mut out.platforms);
+        tx.commit().await?;
+        for p in &platforms {
+            self.wake.notify(p);
+        }
+        Ok(timers.len())
+    }
+
+    async fn fire(
+        &self,
+        t: &crate::store::Timer,
+        late: Duration,
+        out: &mut Outbox<'_>,
+    ) -> Result<(), StoreError> {
+        let lateness = if late > Duration::seconds(5) {
+            format!(
+                " (Flare was down: this fired {} late)",
+                crate::domain::sla::human_duration(late)
+            )
+        } else {
+            String::new()
+        };
+        if late > Duration::seconds(5) {
+            tracing::warn!(timer = t.id, kind = %t.new.kind, late_ms = late.num_milliseconds(), "timer fired late");
+        }
+        let Some(id) = t.new.incident_id else {
+            tracing::warn!(timer = t.id, kind = %t.new.kind, "timer without incident ignored");
+            return Ok(());
+        };
+        let Some(inc) = out.tx.incident(id).await? else {
+            return Ok(());
+        };
+        if !inc.status.is_open() || inc.acknowledged_at.is_some() {
+            return Ok(());
+        }
+        let ping: Vec<String> = inc.commander.iter().cloned().collect();
+        let cal = &self.settings.calendar;
+        let source = Source {
+            platform: "flare".into(),
+            channel: String::new(),
+            user: "flare".into(),
+            message_id: format!("timer-{}", t.id),
+        };
+        match t.new.kind.as_str() {
+            "ack_reminder" => {
+                let left = inc.ack_deadline - t.new.due_at;
+                let text = format!(
+                    "⏰ {} is not acknowledged: {} left (deadline {}). Reply in this thread or `!inc ack`.{}",
+                    render::headline(&inc),
+                    crate::domain::sla::human_duration(left),
+                    render::local_short(cal, inc.ack_deadline),
+                    lateness
+                );
+                self.relay_as(&inc, text, Style::Reminder, &ping, out)
+                    .await?;
+            }
+            "ack_breach" => {
+                out.tx
+                    .add_timeline(&TimelineEvent {
+                        incident: inc.id,
+                        at: t.new.due_at,
+                        kind: "ack_breached".into(),
+                        actor: "flare".into(),
+                        source,
+                        detail: lateness.trim().to_string(),
+                    })
+                    .await?;
+                let text = format!(
+                    "🚨 {}: ack SLA breached. Not acknowledged within {} (deadline {}).{}",
+                    render::headline(&inc),
+                    crate::domain::sla::human_duration(Duration::seconds(inc.sla_window_secs)),
+                    render::local_short(cal, inc.ack_deadline),
+                    lateness
+                );
+                self.relay_as(&inc, text, Style::Reminder, &ping, out)
+                    .await?;
+            }
+            other => tracing::warn!(timer = t.id, kind = other, "unknown timer kind ignored"),
+        }
+        Ok(())
+    }
+
+    async fn show(&self, inc: &Incident, tx: &mut Box<dyn Tx>) -> Result<String, StoreError> {
+        let cal = &self.settings.calendar;
+        let mut s = format!(
+            "{}\n  severity {} ({}), status {}, commander {}\n  started {} ({}) by {} in {} {}",
+            render::headline(inc),
+            inc.severity,
+            inc.severity.describe(),
+            inc.status,
+            inc.commander.as_deref().unwrap_or("none"),
+            render::local(cal, inc.started_at),
+            inc.started_at.format("%Y-%m-%dT%H:%M:%SZ"),
+            inc.opened_by,
+            inc.opened_platform,
+            inc.opened_channel,
+        );
+        s.push_str(&format!(
+            "\n  ack SLA: {} window ({}), deadline {}",
+            crate::domain::sla::human_duration(Duration::seconds(inc.sla_window_secs)),
+            render::class_label(&inc.sla_class),
+            render::local(cal, inc.ack_deadline),
+        ));
+        match (inc.acknowledged_at, &inc.acknowledged_by) {
+            (Some(at), Some(by)) => s.push_str(&format!(
+                "\n  acknowledged by {} in {} at {}: {}",
+                by,
+                inc.acknowledged_where.as_deref().unwrap_or("?"),
+                render::local(cal, at),
+                render::ack_outcome(inc, at)
+            )),
+            _ => {
+                let now = self.clock.now();
+                if inc.status.is_open() && now > inc.ack_deadline {
+                    s.push_str(&format!(
+                        "\n  NOT acknowledged: SLA breached {} ago",
+                        crate::domain::sla::human_duration(now - inc.ack_deadline)
+                    ));
+                } else {
+                    s.push_str("\n  not acknowledged yet");
+                }
+            }
+        }
+        if let Some(at) = inc.resolved_at {
+            s.push_str(&format!(
+                "\n  resolved at {}{}",
+                render::local(cal, at),
+                inc.resolution
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ));
+        }
+        let threads = tx.threads(inc.id.0).await?;
+        if !threads.is_empty() {
+            let places: Vec<String> = threads
+                .iter()
+                .map(|t| {
+                    format!(
+                        "{} {}{}",
+                        t.platform,
+                        t.channel,
+                        if t.thread_ref.is_some() {
+                            ""
+                        } else {
+                            " (pending)"
+                        }
+                    )
+                })
+                .collect();
+            s.push_str(&format!("\n  threads: {}", places.join(", ")));
+        }
+        let counts = tx.delivery_counts(inc.id.0).await?;
+        s.push_str(&format!(
+            "\n  deliveries: {} sent, {} pending, {} failed",
+            counts.sent, counts.pending, counts.failed
+        ));
+        for d in tx.failed_deliveries(inc.id.0).await?.iter().take(10) {
+            s.push_str(&format!(
+                "\n    failed to {} {} after {} attempt(s): {}",
+                d.new.platform,
+                d.new.channel,
+                d.attempts,
+                d.last_error.as_deref().unwrap_or("unknown error")
+            ));
+        }
+        let timers = tx.pending_timers(Some(inc.id.0)).await?;
+        if !timers.is_empty() {
+            s.push_str("\n  pending timers:");
+            for t in timers {
+                s.push_str(&format!(
+                    "\n    {} at {}",
+                    t.new.kind,
+                    render::local(cal, t.new.due_at)
+                ));
+            }
+        }
+        let timeline = tx.timeline(inc.id.0).await?;
+        let skip = timeline.len().saturating_sub(10);
+        s.push_str("\n  timeline:");
+        for ev in timeline.iter().skip(skip) {
+            s.push_str(&format!(
+                "\n    {} {} by {} ({} {}){}",
+                render::local(cal, ev.at),
+                ev.kind,
+                ev.actor,
+                ev.source.platform,
+                ev.source.channel,
+                if ev.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", ev.detail)
+                }
+            ));
+        }
+        Ok(s)
+    }
+}

@@ -1,1 +1,315 @@
-//! store (skeleton).
+//! Persistence: one repository trait, two sqlx backends (SQLite by default, PostgreSQL for
+//! teams that run several replicas), each with its own migrations.
+//!
+//! The engine works inside a [`Tx`]: everything one inbound event changes (incident, timeline,
+//! outbox rows, timers) commits or rolls back together.
+
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::chat::Style;
+use crate::domain::incident::{Incident, Severity, TimelineEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the incident changed concurrently; try again")]
+    Conflict,
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub title: String,
+    pub severity: Severity,
+    pub opened_by: String,
+    pub opened_platform: String,
+    pub opened_channel: String,
+    pub started_at: DateTime<Utc>,
+    pub sla_class: String,
+    pub sla_window_secs: i64,
+    pub ack_deadline: DateTime<Utc>,
+}
+
+/// An inbound message as recorded (the source side of the message map).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub platform: String,
+    pub channel: String,
+    pub message_id: String,
+    pub thread: Option<String>,
+    pub incident_id: Option<i64>,
+    pub author_id: String,
+    pub author_display: String,
+    pub text: String,
+    pub sent_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRow {
+    pub id: i64,
+    pub record: MessageRecord,
+}
+
+/// An incident's thread on one channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRow {
+    pub incident_id: i64,
+    pub platform: String,
+    pub channel: String,
+    pub root_delivery_id: Option<i64>,
+    /// The root's id on the platform, once the root was sent.
+    pub thread_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(DeliveryStatus::Pending),
+            "sent" => Ok(DeliveryStatus::Sent),
+            "failed" => Ok(DeliveryStatus::Failed),
+            other => Err(StoreError::Corrupt(format!("delivery status `{other}`"))),
+        }
+    }
+}
+
+/// One outbox row to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub platform: String,
+    pub channel: String,
+    pub incident_id: Option<i64>,
+    pub style: Style,
+    /// Post in the incident's thread on this channel (resolved when sending).
+    pub in_thread: bool,
+    /// Or post in this explicit thread (a reply to a command given in a thread).
+    pub thread_ref: Option<String>,
+    pub author: Option<String>,
+    pub text: String,
+    pub mentions: Vec<String>,
+    pub source_message: Option<i64>,
+    pub edit_of: Option<i64>,
+    pub delete_of: Option<i64>,
+}
+
+impl NewDelivery {
+    /// A plain message to a channel.
+    pub fn to_channel(platform: &str, channel: &str, style: Style, text: String) -> Self {
+        NewDelivery {
+            platform: platform.to_string(),
+            channel: channel.to_string(),
+            incident_id: None,
+            style,
+            in_thread: false,
+            thread_ref: None,
+            author: None,
+            text,
+            mentions: Vec::new(),
+            source_message: None,
+            edit_of: None,
+            delete_of: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub new: NewDelivery,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub remote_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerState {
+    Pending,
+    Fired,
+    Cancelled,
+}
+
+impl TimerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimerState::Pending => "pending",
+            TimerState::Fired => "fired",
+            TimerState::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(TimerState::Pending),
+            "fired" => Ok(TimerState::Fired),
+            "cancelled" => Ok(TimerState::Cancelled),
+            other => Err(StoreError::Corrupt(format!("timer state `{other}`"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTimer {
+    pub incident_id: Option<i64>,
+    pub kind: String,
+    pub due_at: DateTime<Utc>,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timer {
+    pub id: i64,
+    pub new: NewTimer,
+    pub state: TimerState,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub late_ms: Option<i64>,
+}
+
+/// Counts for `show` and the logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub pending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// One database transaction. Dropping it without `commit` rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// The incident, locked for update where the backend has row locks.
+    async fn incident(&mut self, id: i64) -> Result<Option<Incident>>;
+    async fn insert_incident(&mut self, new: &NewIncident) -> Result<Incident>;
+    /// Saves changes; fails with `Conflict` when `inc.version` is stale. Bumps the version.
+    async fn save_incident(&mut self, inc: &mut Incident) -> Result<()>;
+    async fn open_incidents(&mut self) -> Result<Vec<Incident>>;
+    async fn incident_count(&mut self) -> Result<i64>;
+
+    async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()>;
+    async fn timeline(&mut self, incident_id: i64) -> Result<Vec<TimelineEvent>>;
+    async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool>;
+
+    /// Records an inbound message; `None` when it was recorded before (a redelivery).
+    async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>>;
+    async fn find_message(
+        &mut self,
+        platform: &str,
+        channel: &str,
+        message_id: &str,
+    ) -> Result<Option<MessageRow>>;
+    async fn set_message_incident(&mut self, id: i64, incident_id: i64) -> Result<()>;
+
+    /// The incident a platform thread (or a message replied to) belongs to.
+    async fn incident_for_thread(
+        &mut self,
+        platform: &str,
+        channel: &str,
+        thread_ref: &str,
+    ) -> Result<Option<i64>>;
+    async fn threads(&mut self, incident_id: i64) -> Result<Vec<ThreadRow>>;
+    async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()>;
+
+    async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64>;
+    /// Mirrored copies made from an inbound message.
+    async fn copies_of(&mut self, source_message: i64) -> Result<Vec<Delivery>>;
+    async fn failed_deliveries(&mut self, incident_id: i64) -> Result<Vec<Delivery>>;
+    async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts>;
+
+    async fn add_timer(&mut self, t: &NewTimer) -> Result<i64>;
+    /// Cancels the incident's pending timers whose kind is in `kinds`; returns how many.
+    async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64>;
+    async fn pending_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>>;
+    /// Locks (PostgreSQL: `FOR UPDATE SKIP LOCKED`) and returns pending timers due by `now`.
+    async fn claim_due_timers(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Timer>>;
+    async fn mark_timer_fired(&mut self, id: i64, at: DateTime<Utc>, late_ms: i64) -> Result<()>;
+}
+
+/// The repository: transactions for the engine, plus what the delivery worker and the
+/// scheduler need outside them.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    async fn begin(&self) -> Result<Box<dyn Tx>>;
+
+    /// Pending deliveries of a platform in outbox order (due or not: the worker keeps order).
+    async fn pending_deliveries(&self, platform: &str, limit: i64) -> Result<Vec<Delivery>>;
+    async fn delivery(&self, id: i64) -> Result<Option<Delivery>>;
+    async fn thread(
+        &self,
+        incident_id: i64,
+        platform: &str,
+        channel: &str,
+    ) -> Result<Option<ThreadRow>>;
+    /// Marks a delivery sent; a thread root also records its thread on the channel.
+    async fn mark_sent(
+        &self,
+        id: i64,
+        remote_id: &str,
+        thread_ref: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+    async fn mark_retry(&self, id: i64, error: &str, next_at: DateTime<Utc>) -> Result<()>;
+    async fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
+    /// Every pending delivery and timer count, for start-up logs and `flare timers`.
+    async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
+    async fn close(&self);
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the database named by `url` (creating a SQLite file and its directory when missing)
+/// and applies the migrations.
+pub async fn open(url: &str, max_connections: u32) -> Result<SharedStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(
+            sql::postgres::PgStore::connect(url, max_connections).await?,
+        ))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            sql::sqlite::SqliteStore::connect(url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Config(format!(
+            "database URL must start with sqlite: or postgres:// (got `{}`)",
+            crate::config::redact_url(url)
+        )))
+    }
+}

@@ -39,3 +39,39 @@ impl IrcConfig {
             .collect()
     }
 }
+
+/// Placeholder until the adapter lands: refuses to start.
+pub struct IrcAdapter {
+    config: IrcConfig,
+}
+
+impl IrcAdapter {
+    pub fn new(config: IrcConfig) -> anyhow::Result<IrcAdapter> {
+        Ok(IrcAdapter { config })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::chat::ChatAdapter for IrcAdapter {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn kind(&self) -> PlatformKind {
+        PlatformKind::Irc
+    }
+
+    async fn run(
+        self: std::sync::Arc<Self>,
+        _inbound: crate::chat::InboundSink,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!("{}: this build has no adapter for it yet", self.config.name)
+    }
+
+    async fn send(
+        &self,
+        _msg: &crate::chat::Outbound,
+    ) -> Result<crate::chat::Sent, crate::chat::SendError> {
+        Err(crate::chat::SendError::Permanent("no adapter".into()))
+    }
+}

@@ -36,3 +36,39 @@ impl SlackConfig {
             .collect()
     }
 }
+
+/// Placeholder until the adapter lands: refuses to start.
+pub struct SlackAdapter {
+    config: SlackConfig,
+}
+
+impl SlackAdapter {
+    pub fn new(config: SlackConfig) -> anyhow::Result<SlackAdapter> {
+        Ok(SlackAdapter { config })
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::chat::ChatAdapter for SlackAdapter {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn kind(&self) -> PlatformKind {
+        PlatformKind::Slack
+    }
+
+    async fn run(
+        self: std::sync::Arc<Self>,
+        _inbound: crate::chat::InboundSink,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!("{}: this build has no adapter for it yet", self.config.name)
+    }
+
+    async fn send(
+        &self,
+        _msg: &crate::chat::Outbound,
+    ) -> Result<crate::chat::Sent, crate::chat::SendError> {
+        Err(crate::chat::SendError::Permanent("no adapter".into()))
+    }
+}

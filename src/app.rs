@@ -1,0 +1,204 @@
+//! Wiring: the store, the engine, one task per adapter, one outbox worker per adapter, the
+//! scheduler, and a clean shutdown that flushes what is due.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::chat::{ChannelRole, ChatAdapter, Inbound};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::delivery::{RetryPolicy, Stats, Wake, Worker};
+use crate::engine::{Engine, EngineError, Settings};
+use crate::scheduler::Scheduler;
+use crate::store::{self, SharedStore, StoreError};
+
+/// A running Flare.
+pub struct Running {
+    pub store: SharedStore,
+    pub engine: Arc<Engine>,
+    pub stats: Arc<Stats>,
+    pub adapters: Vec<Arc<dyn ChatAdapter>>,
+    /// Push inbound events here to have them handled (adapters do; tests may too).
+    pub inbound: mpsc::Sender<Inbound>,
+    shutdown: watch::Sender<bool>,
+    engine_task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
+    adapter_tasks: Vec<JoinHandle<()>>,
+}
+
+fn problems_to_error(p: Vec<crate::config::Problem>) -> anyhow::Error {
+    anyhow::anyhow!(crate::config::ConfigError::Invalid(p))
+}
+
+/// Builds the adapters the configuration names.
+pub fn configured_adapters(config: &Config) -> anyhow::Result<Vec<Arc<dyn ChatAdapter>>> {
+    let mut adapters: Vec<Arc<dyn ChatAdapter>> = Vec::new();
+    for c in &config.irc {
+        adapters.push(Arc::new(crate::chat::irc::IrcAdapter::new(c.clone())?));
+    }
+    for c in &config.slack {
+        adapters.push(Arc::new(crate::chat::slack::SlackAdapter::new(c.clone())?));
+    }
+    for c in &config.rocketchat {
+        adapters.push(Arc::new(crate::chat::rocketchat::RocketChatAdapter::new(
+            c.clone(),
+        )?));
+    }
+    Ok(adapters)
+}
+
+/// Starts Flare with the configured adapters plus `extra` ones (the console) and their
+/// channels.
+pub async fn start(
+    config: &Config,
+    clock: SharedClock,
+    extra: Vec<(Arc<dyn ChatAdapter>, Vec<ChannelRole>)>,
+) -> anyhow::Result<Running> {
+    let settings = Settings::from_config(config).map_err(problems_to_error)?;
+    let policy = RetryPolicy::from_config(config).map_err(problems_to_error)?;
+    let url = config.database_url()?;
+    let store = store::open(&url, config.database.max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::config::redact_url(&url)
+            )
+        })?;
+    let mut adapters = configured_adapters(config)?;
+    let mut roles = config.channel_roles();
+    for (adapter, r) in extra {
+        adapters.push(adapter);
+        roles.extend(r);
+    }
+    let wake = Arc::new(Wake::new(adapters.iter().map(|a| a.name())));
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        clock.clone(),
+        settings,
+        roles,
+        wake.clone(),
+    ));
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(4096);
+    let stats = Arc::new(Stats::default());
+    let mut tasks = Vec::new();
+    let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
+    for adapter in &adapters {
+        let worker = Worker {
+            store: store.clone(),
+            clock: clock.clone(),
+            adapter: adapter.clone(),
+            wake: wake.clone(),
+            policy,
+            stats: stats.clone(),
+        };
+        tasks.push(tokio::spawn(worker.run(shutdown_rx.clone())));
+    }
+    let scheduler = Scheduler::new(engine.clone(), clock.clone());
+    tasks.push(tokio::spawn(scheduler.run(shutdown_rx.clone())));
+    let mut adapter_tasks = Vec::new();
+    for adapter in &adapters {
+        let adapter = adapter.clone();
+        let sink = inbound_tx.clone();
+        adapter_tasks.push(tokio::spawn(async move {
+            let name = adapter.name().to_string();
+            match adapter.run(sink).await {
+                Ok(()) => tracing::info!(platform = %name, "adapter stopped"),
+                Err(e) => tracing::error!(
+                    platform = %name,
+                    error = format!("{e:#}"),
+                    "adapter stopped; the other platforms keep working"
+                ),
+            }
+        }));
+    }
+    wake.notify_all();
+    Ok(Running {
+        store,
+        engine,
+        stats,
+        adapters,
+        inbound: inbound_tx,
+        shutdown,
+        engine_task,
+        tasks,
+        adapter_tasks,
+    })
+}
+
+/// Handles inbound events one at a time, in arrival order. A database that is briefly
+/// unavailable is retried so no event is dropped for it.
+async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) {
+    while let Some(ev) = inbound.recv().await {
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1.. {
+            match engine.handle(&ev).await {
+                Ok(outcome) => {
+                    tracing::debug!(platform = %ev.platform, channel = %ev.channel, decision = ?outcome.decision, deliveries = outcome.deliveries, "handled");
+                    break;
+                }
+                Err(EngineError::Store(StoreError::Db(e))) if attempt < 20 => {
+                    tracing::warn!(error = %e, attempt, "database error; retrying the event");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, error = %e, "event not handled");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    /// Waits until nothing is due in the outbox (or `timeout` passes).
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut busy = false;
+            for a in &self.adapters {
+                match self.store.pending_deliveries(a.name(), 1).await {
+                    Ok(rows) => busy |= !rows.is_empty(),
+                    Err(_) => busy = true,
+                }
+            }
+            if !busy {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops the adapters, lets the engine finish every event already received, flushes
+    /// what can be flushed within `flush`, then stops the workers.
+    pub async fn shutdown(mut self, flush: Duration) {
+        for t in self.adapter_tasks.drain(..) {
+            t.abort();
+            let _ = t.await;
+        }
+        // With every sender gone the engine loop drains the queue and ends.
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.inbound, closed));
+        let _ = (&mut self.engine_task).await;
+        if !self.flush(flush).await {
+            tracing::warn!(
+                "shutting down with deliveries still pending; they go out at the next start"
+            );
+        }
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            t.abort();
+            let _ = t.await;
+        }
+        self.store.close().await;
+    }
+}

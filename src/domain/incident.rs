@@ -1,0 +1,288 @@
+//! Incidents, their severities and the status state machine.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The incident number, shown as `INC-<n>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct IncidentId(pub i64);
+
+impl fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "INC-{}", self.0)
+    }
+}
+
+impl FromStr for IncidentId {
+    type Err = ();
+    /// Accepts `INC-7` in any case.
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let s = s.trim();
+        let rest = s
+            .get(..4)
+            .filter(|p| p.eq_ignore_ascii_case("INC-"))
+            .map(|_| &s[4..])
+            .ok_or(())?;
+        if rest.is_empty() || rest.len() > 15 || !rest.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(());
+        }
+        rest.parse().map(IncidentId).map_err(|_| ())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Severity {
+    Sev1,
+    Sev2,
+    Sev3,
+    Sev4,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Sev1,
+        Severity::Sev2,
+        Severity::Sev3,
+        Severity::Sev4,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "SEV1",
+            Severity::Sev2 => "SEV2",
+            Severity::Sev3 => "SEV3",
+            Severity::Sev4 => "SEV4",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Severity::Sev1 => "critical",
+            Severity::Sev2 => "major",
+            Severity::Sev3 => "minor",
+            Severity::Sev4 => "low",
+        }
+    }
+}
+
+impl Default for Severity {
+    fn default() -> Self {
+        Severity::Sev3
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.to_ascii_lowercase().as_str() {
+            "sev1" => Ok(Severity::Sev1),
+            "sev2" => Ok(Severity::Sev2),
+            "sev3" => Ok(Severity::Sev3),
+            "sev4" => Ok(Severity::Sev4),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Status of an incident. Open statuses move forward only (`investigating -> identified ->
+/// monitoring`, skipping allowed); `resolved` is left only by `reopen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Status {
+    Investigating,
+    Identified,
+    Monitoring,
+    Resolved,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Investigating,
+        Status::Identified,
+        Status::Monitoring,
+        Status::Resolved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Investigating => "investigating",
+            Status::Identified => "identified",
+            Status::Monitoring => "monitoring",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn is_open(self) -> bool {
+        self != Status::Resolved
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or(())
+    }
+}
+
+/// Why a change to an incident is not allowed; the text is shown in chat.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("{0} is already {1}")]
+    Unchanged(IncidentId, Status),
+    #[error("{0} is {1}; it cannot go back to {2} (statuses only move forward)")]
+    Backwards(IncidentId, Status, Status),
+    #[error("{0} is resolved; reopen it first (`!incident reopen {0}`)")]
+    Resolved(IncidentId),
+    #[error("{0} is not resolved, so there is nothing to reopen")]
+    NotResolved(IncidentId),
+    #[error("{0} was already acknowledged by {1} at {2}")]
+    AlreadyAcknowledged(IncidentId, String, String),
+}
+
+/// Checks a status change.
+pub fn check_transition(id: IncidentId, from: Status, to: Status) -> Result<(), TransitionError> {
+    if from == Status::Resolved {
+        return Err(if to == Status::Resolved {
+            TransitionError::Unchanged(id, from)
+        } else {
+            TransitionError::Resolved(id)
+        });
+    }
+    if from == to {
+        return Err(TransitionError::Unchanged(id, from));
+    }
+    if to < from {
+        return Err(TransitionError::Backwards(id, from, to));
+    }
+    Ok(())
+}
+
+/// Checks a reopen.
+pub fn check_reopen(id: IncidentId, from: Status) -> Result<(), TransitionError> {
+    if from == Status::Resolved {
+        Ok(())
+    } else {
+        Err(TransitionError::NotResolved(id))
+    }
+}
+
+/// Where something happened: the platform instance, channel, user and message.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Source {
+    pub platform: String,
+    pub channel: String,
+    pub user: String,
+    pub message_id: String,
+}
+
+impl Source {
+    pub fn place(&self) -> String {
+        format!("{} {}", self.platform, self.channel)
+    }
+}
+
+/// An incident as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub commander: Option<String>,
+    pub impacted_apps: Vec<String>,
+    pub business_impact: Option<String>,
+    /// Who opened it (a person's name, or `platform:user` for people not in the directory).
+    pub opened_by: String,
+    pub opened_platform: String,
+    pub opened_channel: String,
+    pub started_at: DateTime<Utc>,
+    pub sla_class: String,
+    pub sla_window_secs: i64,
+    pub ack_deadline: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_where: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+    pub last_update_at: DateTime<Utc>,
+    /// Bumped on every change; updates check it (optimistic concurrency across replicas).
+    pub version: i64,
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEvent {
+    pub incident: IncidentId,
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub actor: String,
+    pub source: Source,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incident_ids_parse_and_print() {
+        assert_eq!("INC-7".parse::<IncidentId>(), Ok(IncidentId(7)));
+        assert_eq!("inc-42".parse::<IncidentId>(), Ok(IncidentId(42)));
+        assert_eq!(IncidentId(9).to_string(), "INC-9");
+        for bad in [
+            "INC-",
+            "INC7",
+            "INC-x",
+            "INC--1",
+            "INC-99999999999999999999",
+            "",
+            "7",
+        ] {
+            assert!(bad.parse::<IncidentId>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn severities_parse() {
+        assert_eq!("SEV1".parse::<Severity>(), Ok(Severity::Sev1));
+        assert_eq!("sev4".parse::<Severity>(), Ok(Severity::Sev4));
+        assert!("sev5".parse::<Severity>().is_err());
+        assert_eq!(Severity::default(), Severity::Sev3);
+    }
+
+    #[test]
+    fn every_transition_is_decided() {
+        let id = IncidentId(1);
+        for from in Status::ALL {
+            for to in Status::ALL {
+                let r = check_transition(id, from, to);
+                let legal = from != Status::Resolved && to > from;
+                assert_eq!(r.is_ok(), legal, "{from} -> {to}: {r:?}");
+            }
+            assert_eq!(check_reopen(id, from).is_ok(), from == Status::Resolved);
+        }
+        assert_eq!(
+            check_transition(id, Status::Resolved, Status::Monitoring)
+                .unwrap_err()
+                .to_string(),
+            "INC-1 is resolved; reopen it first (`!incident reopen INC-1`)"
+        );
+    }
+}

@@ -1,0 +1,792 @@
+//! The two sqlx backends. The SQL is the same text for both (`$n` placeholders work in
+//! SQLite and PostgreSQL), so one macro writes both implementations; only connecting, row
+//! locks and the way a write transaction starts differ.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use super::*;
+use crate::domain::incident::{IncidentId, Source};
+
+const INCIDENT_COLUMNS: &str = "id, title, severity, status, commander, impacted_apps, \
+    business_impact, opened_by, opened_platform, opened_channel, started_at, sla_class, \
+    sla_window_secs, ack_deadline, acknowledged_at, acknowledged_by, acknowledged_where, \
+    resolved_at, resolution, last_update_at, version";
+
+const DELIVERY_COLUMNS: &str = "id, platform, channel, incident_id, style, in_thread, \
+    thread_ref, author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
+    next_attempt_at, last_error, remote_id, created_at, sent_at";
+
+const TIMER_COLUMNS: &str = "id, incident_id, kind, due_at, payload, state, fired_at, late_ms";
+
+const MESSAGE_COLUMNS: &str = "id, platform, channel, message_id, thread, incident_id, \
+    author_id, author_display, text, sent_at, received_at";
+
+fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            files
+                .iter()
+                .map(|(v, d, sql)| {
+                    Migration::new(
+                        *v,
+                        Cow::Borrowed(*d),
+                        MigrationType::Simple,
+                        Cow::Borrowed(*sql),
+                        false,
+                    )
+                })
+                .collect(),
+        ),
+        ignore_missing: false,
+        locking: true,
+        no_tx: false,
+    }
+}
+
+fn parse_style(s: &str) -> Result<Style> {
+    Style::parse(s).ok_or_else(|| StoreError::Corrupt(format!("delivery style `{s}`")))
+}
+
+fn parse_severity(s: &str) -> Result<Severity> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("severity `{s}`")))
+}
+
+fn parse_status(s: &str) -> Result<crate::domain::incident::Status> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("status `{s}`")))
+}
+
+fn join_list(items: &[String]) -> String {
+    items.join("\n")
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split('\n')
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+macro_rules! sql_backend {
+    ($db:ty, $row:ty, $store:ident, $tx:ident, $for_update:expr, $skip_locked:expr, $begin:expr) => {
+        use sqlx::Row;
+
+        fn incident_from_row(r: &$row) -> Result<Incident> {
+            Ok(Incident {
+                id: IncidentId(r.try_get("id")?),
+                title: r.try_get("title")?,
+                severity: parse_severity(&r.try_get::<String, _>("severity")?)?,
+                status: parse_status(&r.try_get::<String, _>("status")?)?,
+                commander: r.try_get("commander")?,
+                impacted_apps: split_list(&r.try_get::<String, _>("impacted_apps")?),
+                business_impact: r.try_get("business_impact")?,
+                opened_by: r.try_get("opened_by")?,
+                opened_platform: r.try_get("opened_platform")?,
+                opened_channel: r.try_get("opened_channel")?,
+                started_at: r.try_get("started_at")?,
+                sla_class: r.try_get("sla_class")?,
+                sla_window_secs: r.try_get("sla_window_secs")?,
+                ack_deadline: r.try_get("ack_deadline")?,
+                acknowledged_at: r.try_get("acknowledged_at")?,
+                acknowledged_by: r.try_get("acknowledged_by")?,
+                acknowledged_where: r.try_get("acknowledged_where")?,
+                resolved_at: r.try_get("resolved_at")?,
+                resolution: r.try_get("resolution")?,
+                last_update_at: r.try_get("last_update_at")?,
+                version: r.try_get("version")?,
+            })
+        }
+
+        fn delivery_from_row(r: &$row) -> Result<Delivery> {
+            Ok(Delivery {
+                id: r.try_get("id")?,
+                new: NewDelivery {
+                    platform: r.try_get("platform")?,
+                    channel: r.try_get("channel")?,
+                    incident_id: r.try_get("incident_id")?,
+                    style: parse_style(&r.try_get::<String, _>("style")?)?,
+                    in_thread: r.try_get("in_thread")?,
+                    thread_ref: r.try_get("thread_ref")?,
+                    author: r.try_get("author")?,
+                    text: r.try_get("text")?,
+                    mentions: split_list(&r.try_get::<String, _>("mentions")?),
+                    source_message: r.try_get("source_message")?,
+                    edit_of: r.try_get("edit_of")?,
+                    delete_of: r.try_get("delete_of")?,
+                },
+                status: DeliveryStatus::parse(&r.try_get::<String, _>("status")?)?,
+                attempts: r.try_get("attempts")?,
+                next_attempt_at: r.try_get("next_attempt_at")?,
+                last_error: r.try_get("last_error")?,
+                remote_id: r.try_get("remote_id")?,
+                created_at: r.try_get("created_at")?,
+                sent_at: r.try_get("sent_at")?,
+            })
+        }
+
+        fn timer_from_row(r: &$row) -> Result<Timer> {
+            Ok(Timer {
+                id: r.try_get("id")?,
+                new: NewTimer {
+                    incident_id: r.try_get("incident_id")?,
+                    kind: r.try_get("kind")?,
+                    due_at: r.try_get("due_at")?,
+                    payload: r.try_get("payload")?,
+                },
+                state: TimerState::parse(&r.try_get::<String, _>("state")?)?,
+                fired_at: r.try_get("fired_at")?,
+                late_ms: r.try_get("late_ms")?,
+            })
+        }
+
+        fn message_from_row(r: &$row) -> Result<MessageRow> {
+            Ok(MessageRow {
+                id: r.try_get("id")?,
+                record: MessageRecord {
+                    platform: r.try_get("platform")?,
+                    channel: r.try_get("channel")?,
+                    message_id: r.try_get("message_id")?,
+                    thread: r.try_get("thread")?,
+                    incident_id: r.try_get("incident_id")?,
+                    author_id: r.try_get("author_id")?,
+                    author_display: r.try_get("author_display")?,
+                    text: r.try_get("text")?,
+                    sent_at: r.try_get("sent_at")?,
+                    received_at: r.try_get("received_at")?,
+                },
+            })
+        }
+
+        fn timeline_from_row(r: &$row) -> Result<TimelineEvent> {
+            Ok(TimelineEvent {
+                incident: IncidentId(r.try_get("incident_id")?),
+                at: r.try_get("at")?,
+                kind: r.try_get("kind")?,
+                actor: r.try_get("actor")?,
+                source: Source {
+                    platform: r.try_get("platform")?,
+                    channel: r.try_get("channel")?,
+                    user: r.try_get("actor")?,
+                    message_id: r.try_get("message_id")?,
+                },
+                detail: r.try_get("detail")?,
+            })
+        }
+
+        pub struct $tx {
+            tx: sqlx::Transaction<'static, $db>,
+        }
+
+        #[async_trait]
+        impl Tx for $tx {
+            async fn commit(self: Box<Self>) -> Result<()> {
+                self.tx.commit().await?;
+                Ok(())
+            }
+
+            async fn incident(&mut self, id: i64) -> Result<Option<Incident>> {
+                let q = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}", $for_update);
+                let row = sqlx::query(&q).bind(id).fetch_optional(&mut *self.tx).await?;
+                row.as_ref().map(incident_from_row).transpose()
+            }
+
+            async fn insert_incident(&mut self, n: &NewIncident) -> Result<Incident> {
+                let q = format!(
+                    "INSERT INTO incidents (title, severity, status, opened_by, opened_platform, \
+                     opened_channel, started_at, sla_class, sla_window_secs, ack_deadline, \
+                     last_update_at, impacted_apps, version) \
+                     VALUES ($1, $2, 'investigating', $3, $4, $5, $6, $7, $8, $9, $6, '', 0) \
+                     RETURNING {INCIDENT_COLUMNS}"
+                );
+                let row = sqlx::query(&q)
+                    .bind(&n.title)
+                    .bind(n.severity.as_str())
+                    .bind(&n.opened_by)
+                    .bind(&n.opened_platform)
+                    .bind(&n.opened_channel)
+                    .bind(n.started_at)
+                    .bind(&n.sla_class)
+                    .bind(n.sla_window_secs)
+                    .bind(n.ack_deadline)
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                incident_from_row(&row)
+            }
+
+            async fn save_incident(&mut self, i: &mut Incident) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE incidents SET title = $1, severity = $2, status = $3, commander = $4, \
+                     impacted_apps = $5, business_impact = $6, acknowledged_at = $7, \
+                     acknowledged_by = $8, acknowledged_where = $9, resolved_at = $10, \
+                     resolution = $11, last_update_at = $12, version = version + 1 \
+                     WHERE id = $13 AND version = $14",
+                )
+                .bind(&i.title)
+                .bind(i.severity.as_str())
+                .bind(i.status.as_str())
+                .bind(&i.commander)
+                .bind(join_list(&i.impacted_apps))
+                .bind(&i.business_impact)
+                .bind(i.acknowledged_at)
+                .bind(&i.acknowledged_by)
+                .bind(&i.acknowledged_where)
+                .bind(i.resolved_at)
+                .bind(&i.resolution)
+                .bind(i.last_update_at)
+                .bind(i.id.0)
+                .bind(i.version)
+                .execute(&mut *self.tx)
+                .await?;
+                if done.rows_affected() != 1 {
+                    return Err(StoreError::Conflict);
+                }
+                i.version += 1;
+                Ok(())
+            }
+
+            async fn open_incidents(&mut self) -> Result<Vec<Incident>> {
+                let q = format!(
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'resolved' ORDER BY id"
+                );
+                let rows = sqlx::query(&q).fetch_all(&mut *self.tx).await?;
+                rows.iter().map(incident_from_row).collect()
+            }
+
+            async fn incident_count(&mut self) -> Result<i64> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM incidents")
+                    .fetch_one(&mut *self.tx)
+                    .await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO timeline (incident_id, at, kind, actor, platform, channel, \
+                     message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(ev.incident.0)
+                .bind(ev.at)
+                .bind(&ev.kind)
+                .bind(&ev.actor)
+                .bind(&ev.source.platform)
+                .bind(&ev.source.channel)
+                .bind(&ev.source.message_id)
+                .bind(&ev.detail)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn timeline(&mut self, incident_id: i64) -> Result<Vec<TimelineEvent>> {
+                let rows = sqlx::query(
+                    "SELECT incident_id, at, kind, actor, platform, channel, message_id, detail \
+                     FROM timeline WHERE incident_id = $1 ORDER BY id",
+                )
+                .bind(incident_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter().map(timeline_from_row).collect()
+            }
+
+            async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool> {
+                let row = sqlx::query(
+                    "SELECT id FROM timeline WHERE incident_id = $1 AND kind = $2 LIMIT 1",
+                )
+                .bind(incident_id)
+                .bind(kind)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(row.is_some())
+            }
+
+            async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>> {
+                let row = sqlx::query(
+                    "INSERT INTO messages (platform, channel, message_id, thread, incident_id, \
+                     author_id, author_display, text, sent_at, received_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id",
+                )
+                .bind(&m.platform)
+                .bind(&m.channel)
+                .bind(&m.message_id)
+                .bind(&m.thread)
+                .bind(m.incident_id)
+                .bind(&m.author_id)
+                .bind(&m.author_display)
+                .bind(&m.text)
+                .bind(m.sent_at)
+                .bind(m.received_at)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.map(|r| r.try_get("id").map_err(StoreError::from))
+                    .transpose()
+            }
+
+            async fn find_message(
+                &mut self,
+                platform: &str,
+                channel: &str,
+                message_id: &str,
+            ) -> Result<Option<MessageRow>> {
+                let q = format!(
+                    "SELECT {MESSAGE_COLUMNS} FROM messages \
+                     WHERE platform = $1 AND channel = $2 AND message_id = $3"
+                );
+                let row = sqlx::query(&q)
+                    .bind(platform)
+                    .bind(channel)
+                    .bind(message_id)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+                row.as_ref().map(message_from_row).transpose()
+            }
+
+            async fn set_message_incident(&mut self, id: i64, incident_id: i64) -> Result<()> {
+                sqlx::query("UPDATE messages SET incident_id = $1 WHERE id = $2")
+                    .bind(incident_id)
+                    .bind(id)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn incident_for_thread(
+                &mut self,
+                platform: &str,
+                channel: &str,
+                thread_ref: &str,
+            ) -> Result<Option<i64>> {
+                // The thread root itself, a mirrored copy replied to, or an inbound
+                // message replied to.
+                let row = sqlx::query(
+                    "SELECT incident_id FROM threads \
+                       WHERE platform = $1 AND thread_ref = $3 AND (channel = $2 OR thread_ref = $2) \
+                     UNION ALL \
+                     SELECT incident_id FROM deliveries \
+                       WHERE platform = $1 AND remote_id = $3 AND incident_id IS NOT NULL \
+                     UNION ALL \
+                     SELECT incident_id FROM messages \
+                       WHERE platform = $1 AND channel = $2 AND message_id = $3 \
+                       AND incident_id IS NOT NULL \
+                     LIMIT 1",
+                )
+                .bind(platform)
+                .bind(channel)
+                .bind(thread_ref)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                row.map(|r| r.try_get("incident_id").map_err(StoreError::from))
+                    .transpose()
+            }
+
+            async fn threads(&mut self, incident_id: i64) -> Result<Vec<ThreadRow>> {
+                let rows = sqlx::query(
+                    "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
+                     FROM threads WHERE incident_id = $1 ORDER BY platform, channel",
+                )
+                .bind(incident_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(ThreadRow {
+                            incident_id: r.try_get("incident_id")?,
+                            platform: r.try_get("platform")?,
+                            channel: r.try_get("channel")?,
+                            root_delivery_id: r.try_get("root_delivery_id")?,
+                            thread_ref: r.try_get("thread_ref")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO threads (incident_id, platform, channel, root_delivery_id, \
+                     thread_ref) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (incident_id, platform, channel) DO NOTHING",
+                )
+                .bind(t.incident_id)
+                .bind(&t.platform)
+                .bind(&t.channel)
+                .bind(t.root_delivery_id)
+                .bind(&t.thread_ref)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
+                     thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
+                     status, attempts, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, \
+                     $13, $13) RETURNING id",
+                )
+                .bind(&d.platform)
+                .bind(&d.channel)
+                .bind(d.incident_id)
+                .bind(d.style.as_str())
+                .bind(d.in_thread)
+                .bind(&d.thread_ref)
+                .bind(&d.author)
+                .bind(&d.text)
+                .bind(join_list(&d.mentions))
+                .bind(d.source_message)
+                .bind(d.edit_of)
+                .bind(d.delete_of)
+                .bind(not_before)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn copies_of(&mut self, source_message: i64) -> Result<Vec<Delivery>> {
+                let q = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE source_message = $1 AND edit_of IS NULL AND delete_of IS NULL ORDER BY id"
+                );
+                let rows = sqlx::query(&q)
+                    .bind(source_message)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(delivery_from_row).collect()
+            }
+
+            async fn failed_deliveries(&mut self, incident_id: i64) -> Result<Vec<Delivery>> {
+                let q = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE incident_id = $1 AND status = 'failed' ORDER BY id"
+                );
+                let rows = sqlx::query(&q)
+                    .bind(incident_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(delivery_from_row).collect()
+            }
+
+            async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts> {
+                let rows = sqlx::query(
+                    "SELECT status, COUNT(*) AS n FROM deliveries WHERE incident_id = $1 \
+                     GROUP BY status",
+                )
+                .bind(incident_id)
+                .fetch_all(&mut *self.tx)
+                .await?;
+                let mut c = DeliveryCounts::default();
+                for r in rows {
+                    let n: i64 = r.try_get("n")?;
+                    match DeliveryStatus::parse(&r.try_get::<String, _>("status")?)? {
+                        DeliveryStatus::Pending => c.pending = n,
+                        DeliveryStatus::Sent => c.sent = n,
+                        DeliveryStatus::Failed => c.failed = n,
+                    }
+                }
+                Ok(c)
+            }
+
+            async fn add_timer(&mut self, t: &NewTimer) -> Result<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $3) RETURNING id",
+                )
+                .bind(t.incident_id)
+                .bind(&t.kind)
+                .bind(t.due_at)
+                .bind(&t.payload)
+                .fetch_one(&mut *self.tx)
+                .await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64> {
+                let mut n = 0;
+                for kind in kinds {
+                    n += sqlx::query(
+                        "UPDATE timers SET state = 'cancelled' \
+                         WHERE incident_id = $1 AND kind = $2 AND state = 'pending'",
+                    )
+                    .bind(incident_id)
+                    .bind(*kind)
+                    .execute(&mut *self.tx)
+                    .await?
+                    .rows_affected();
+                }
+                Ok(n)
+            }
+
+            async fn pending_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>> {
+                let q = format!(
+                    "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' \
+                     AND ($1 IS NULL OR incident_id = $1) ORDER BY due_at, id"
+                );
+                let rows = sqlx::query(&q)
+                    .bind(incident_id)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(timer_from_row).collect()
+            }
+
+            async fn claim_due_timers(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Timer>> {
+                let q = format!(
+                    "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' AND due_at <= $1 \
+                     ORDER BY due_at, id LIMIT $2{}",
+                    $skip_locked
+                );
+                let rows = sqlx::query(&q)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *self.tx)
+                    .await?;
+                rows.iter().map(timer_from_row).collect()
+            }
+
+            async fn mark_timer_fired(&mut self, id: i64, at: DateTime<Utc>, late_ms: i64) -> Result<()> {
+                sqlx::query(
+                    "UPDATE timers SET state = 'fired', fired_at = $1, late_ms = $2 \
+                     WHERE id = $3 AND state = 'pending'",
+                )
+                .bind(at)
+                .bind(late_ms)
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                self.backend
+            }
+
+            async fn begin(&self) -> Result<Box<dyn Tx>> {
+                let tx = self.pool.begin_with($begin).await?;
+                Ok(Box::new($tx { tx }))
+            }
+
+            async fn pending_deliveries(&self, platform: &str, limit: i64) -> Result<Vec<Delivery>> {
+                let q = format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE platform = $1 AND status = 'pending' ORDER BY id LIMIT $2"
+                );
+                let rows = sqlx::query(&q)
+                    .bind(platform)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(delivery_from_row).collect()
+            }
+
+            async fn delivery(&self, id: i64) -> Result<Option<Delivery>> {
+                let q = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1");
+                let row = sqlx::query(&q).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(delivery_from_row).transpose()
+            }
+
+            async fn thread(
+                &self,
+                incident_id: i64,
+                platform: &str,
+                channel: &str,
+            ) -> Result<Option<ThreadRow>> {
+                let row = sqlx::query(
+                    "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
+                     FROM threads WHERE incident_id = $1 AND platform = $2 AND channel = $3",
+                )
+                .bind(incident_id)
+                .bind(platform)
+                .bind(channel)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok(ThreadRow {
+                        incident_id: r.try_get("incident_id")?,
+                        platform: r.try_get("platform")?,
+                        channel: r.try_get("channel")?,
+                        root_delivery_id: r.try_get("root_delivery_id")?,
+                        thread_ref: r.try_get("thread_ref")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn mark_sent(
+                &self,
+                id: i64,
+                remote_id: &str,
+                thread_ref: Option<&str>,
+                at: DateTime<Utc>,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'sent', remote_id = $1, sent_at = $2, \
+                     attempts = attempts + 1, last_error = NULL WHERE id = $3",
+                )
+                .bind(remote_id)
+                .bind(at)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(thread_ref) = thread_ref {
+                    sqlx::query("UPDATE threads SET thread_ref = $1 WHERE root_delivery_id = $2")
+                        .bind(thread_ref)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn mark_retry(&self, id: i64, error: &str, next_at: DateTime<Utc>) -> Result<()> {
+                sqlx::query(
+                    "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, \
+                     next_attempt_at = $2 WHERE id = $3",
+                )
+                .bind(error)
+                .bind(next_at)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
+                sqlx::query(
+                    "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, \
+                     last_error = $1 WHERE id = $2",
+                )
+                .bind(error)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+                let row = sqlx::query(
+                    "SELECT due_at FROM timers WHERE state = 'pending' ORDER BY due_at LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| r.try_get("due_at").map_err(StoreError::from))
+                    .transpose()
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+        }
+    };
+}
+
+pub mod sqlite {
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+
+    use super::*;
+
+    pub struct SqliteStore {
+        pool: sqlx::SqlitePool,
+        backend: Backend,
+    }
+
+    impl SqliteStore {
+        pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(parent) = options.get_filename().parent() {
+                if !parent.as_os_str().is_empty() && !parent.exists() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .connect_with(options)
+                .await?;
+            migrator(&[(
+                1,
+                "core",
+                include_str!("../../migrations/sqlite/0001_core.sql"),
+            )])
+            .run(&pool)
+            .await?;
+            Ok(SqliteStore {
+                pool,
+                backend: Backend::Sqlite,
+            })
+        }
+    }
+
+    // SQLite has no row locks: BEGIN IMMEDIATE takes the write lock up front, so two
+    // transactions never both read and then fail to upgrade.
+    sql_backend!(
+        sqlx::Sqlite,
+        sqlx::sqlite::SqliteRow,
+        SqliteStore,
+        SqliteTx,
+        "",
+        "",
+        "BEGIN IMMEDIATE"
+    );
+}
+
+pub mod postgres {
+    use std::time::Duration;
+
+    use sqlx::postgres::PgPoolOptions;
+
+    use super::*;
+
+    pub struct PgStore {
+        pool: sqlx::PgPool,
+        backend: Backend,
+    }
+
+    impl PgStore {
+        pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            migrator(&[(
+                1,
+                "core",
+                include_str!("../../migrations/postgres/0001_core.sql"),
+            )])
+            .run(&pool)
+            .await?;
+            Ok(PgStore {
+                pool,
+                backend: Backend::Postgres,
+            })
+        }
+    }
+
+    sql_backend!(
+        sqlx::Postgres,
+        sqlx::postgres::PgRow,
+        PgStore,
+        PgTx,
+        " FOR UPDATE",
+        " FOR UPDATE SKIP LOCKED",
+        "BEGIN"
+    );
+}

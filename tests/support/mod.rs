@@ -1,0 +1,151 @@
+//! Shared test harness: a running Flare on a throwaway SQLite database, optionally with a
+//! console chat whose input the test writes and whose output the test reads.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::io::{AsyncWriteExt, DuplexStream};
+
+use flare::app::Running;
+use flare::chat::ChatAdapter;
+use flare::chat::console::ConsoleAdapter;
+use flare::clock::SharedClock;
+use flare::config::Config;
+
+/// Output that tests can read while the bot writes it.
+#[derive(Clone, Default)]
+pub struct SharedBuf(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+/// A running Flare for a test.
+pub struct TestFlare {
+    pub running: Running,
+    pub console_in: Option<DuplexStream>,
+    pub console_out: SharedBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// Parses `toml` (the database defaults to a fresh SQLite file in a temp dir).
+pub fn config(toml: &str, dir: &tempfile::TempDir) -> Config {
+    let mut env = vec![];
+    if !toml.contains("[database]") {
+        env.push((
+            "FLARE__DATABASE__URL".to_string(),
+            format!("sqlite://{}/flare.db", dir.path().display()),
+        ));
+    }
+    match Config::from_str_with_env(toml, env) {
+        Ok(c) => c,
+        Err(e) => panic!("test config invalid: {e}"),
+    }
+}
+
+/// Starts Flare with the platforms in `toml`, plus a console chat when `console` is true.
+pub async fn start(toml: &str, clock: SharedClock, console: bool) -> TestFlare {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = config(toml, &dir);
+    start_with(config, clock, console, dir).await
+}
+
+pub async fn start_with(
+    config: Config,
+    clock: SharedClock,
+    console: bool,
+    dir: tempfile::TempDir,
+) -> TestFlare {
+    let out = SharedBuf::default();
+    let mut extra = Vec::new();
+    let mut console_in = None;
+    if console {
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let adapter = Arc::new(ConsoleAdapter::new(
+            config.console.clone(),
+            clock.clone(),
+            theirs,
+            out.clone(),
+        ));
+        extra.push((adapter as Arc<dyn ChatAdapter>, config.console_roles()));
+        console_in = Some(ours);
+    }
+    let running = flare::app::start(&config, clock, extra)
+        .await
+        .expect("flare starts");
+    TestFlare {
+        running,
+        console_in,
+        console_out: out,
+        dir,
+    }
+}
+
+impl TestFlare {
+    /// Types lines into the console.
+    pub async fn type_lines(&mut self, lines: &[&str]) {
+        let input = self.console_in.as_mut().expect("console enabled");
+        for l in lines {
+            input
+                .write_all(format!("{l}\n").as_bytes())
+                .await
+                .expect("console input");
+        }
+    }
+
+    /// Waits until the console output contains `needle` (at least `times` times).
+    pub async fn expect_console(&self, needle: &str, times: usize) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.console_out.text();
+            if text.matches(needle).count() >= times {
+                return text;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("console never showed {needle:?} x{times}; it showed:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A fixed UTC instant from RFC 3339.
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("valid instant")
+        .with_timezone(&Utc)
+}
+
+/// Waits for a condition, failing the test after `secs`.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !f().await {
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
