@@ -2,6 +2,8 @@
 
 #[path = "fake_rocketchat/mod.rs"]
 mod fake_rocketchat;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -564,4 +566,102 @@ async fn malformed_ddp_frames_are_skipped() {
     assert!(!rc.task.is_finished());
     fake.assert_no_violations();
     rc.task.abort();
+}
+
+/// The whole bot: open an incident from Rocket.Chat, the incident thread's root is posted, the
+/// bot answers in the thread via `tmid`, and the first reply acknowledges at its own `ts`.
+#[tokio::test]
+async fn end_to_end_incident_thread_and_acknowledgement() {
+    let fake = FakeRocketChat::start().await;
+    let toml = format!(
+        r#"
+[[rocketchat]]
+name = "rc"
+url = "{url}"
+user_id = "{BOT_USER_ID}"
+token = "{BOT_TOKEN}"
+reconnect_initial = "50ms"
+reconnect_max = "300ms"
+[[rocketchat.channels]]
+id = "ops"
+incident = true
+announce = true
+"#,
+        url = fake.url()
+    );
+    let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    fake.wait_subscribed(1).await;
+
+    fake.post_as(
+        "alice",
+        "ops",
+        "!incident open checkout database is down",
+        None,
+    );
+    let store = flare.running.store.clone();
+    let mut root = None;
+    for _ in 0..500 {
+        let mut tx = store.begin().await.expect("tx");
+        let open = tx.open_incidents().await.expect("incidents");
+        if let Some(inc) = open.first() {
+            let threads = tx.threads(inc.id.0).await.expect("threads");
+            root = threads
+                .into_iter()
+                .find(|t| t.platform == "rc")
+                .and_then(|t| t.thread_ref);
+        }
+        if root.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let root = root.expect("the incident thread's root was posted on Rocket.Chat");
+    let parent = fake
+        .messages("ops")
+        .into_iter()
+        .find(|m| m.id == root)
+        .expect("the root is a message in #ops");
+    assert_eq!(parent.user_id, BOT_USER_ID);
+    assert_eq!(parent.tmid, None, "the root is a channel message");
+
+    // Bob answers in the thread: that acknowledges, at his message's own timestamp.
+    let reply = fake.post_as("bob", "ops", "on it, failing over the primary", Some(&root));
+    let reply_ts = fake
+        .messages("ops")
+        .into_iter()
+        .find(|m| m.id == reply)
+        .expect("stored")
+        .ts;
+    let mut acked = None;
+    for _ in 0..500 {
+        let mut tx = store.begin().await.expect("tx");
+        let inc = tx
+            .open_incidents()
+            .await
+            .expect("incidents")
+            .into_iter()
+            .next();
+        if let Some(at) = inc.and_then(|i| i.acknowledged_at) {
+            acked = Some(at);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        acked,
+        Some(reply_ts),
+        "acknowledged at the message's own ts"
+    );
+
+    // The bot's answers about the incident go into the thread via tmid.
+    support::eventually(10, "a bot message in the incident thread", || {
+        let in_thread = fake
+            .messages("ops")
+            .into_iter()
+            .any(|m| m.user_id == BOT_USER_ID && m.tmid.as_deref() == Some(root.as_str()));
+        async move { in_thread }
+    })
+    .await;
+    fake.assert_no_violations();
+    flare.running.shutdown(Duration::from_secs(2)).await;
 }

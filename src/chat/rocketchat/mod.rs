@@ -750,39 +750,3 @@ mod tests {
         assert_eq!(b.websocket_url(), "ws://127.0.0.1:3000/rc/websocket");
     }
 }
-
-/// Placeholder until the adapter lands: refuses to start.
-pub struct RocketChatAdapter {
-    config: RocketChatConfig,
-}
-
-impl RocketChatAdapter {
-    pub fn new(config: RocketChatConfig) -> anyhow::Result<RocketChatAdapter> {
-        Ok(RocketChatAdapter { config })
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::chat::ChatAdapter for RocketChatAdapter {
-    fn name(&self) -> &str {
-        &self.config.name
-    }
-
-    fn kind(&self) -> PlatformKind {
-        PlatformKind::RocketChat
-    }
-
-    async fn run(
-        self: std::sync::Arc<Self>,
-        _inbound: crate::chat::InboundSink,
-    ) -> anyhow::Result<()> {
-        anyhow::bail!("{}: this build has no adapter for it yet", self.config.name)
-    }
-
-    async fn send(
-        &self,
-        _msg: &crate::chat::Outbound,
-    ) -> Result<crate::chat::Sent, crate::chat::SendError> {
-        Err(crate::chat::SendError::Permanent("no adapter".into()))
-    }
-}
