@@ -568,6 +568,33 @@ async fn malformed_ddp_frames_are_skipped() {
     rc.task.abort();
 }
 
+#[tokio::test]
+async fn a_slow_engine_does_not_get_the_connection_dropped() {
+    let fake = FakeRocketChat::start().await; // pings every 500ms, drops clients that do not pong
+    let adapter =
+        Arc::new(RocketChatAdapter::new(config(&fake.url(), "rc", &["ops"])).expect("valid"));
+    let (tx, mut rx) = mpsc::channel(1);
+    let task = tokio::spawn(adapter.clone().run(tx));
+    fake.wait_subscribed(1).await;
+    let ids: Vec<String> = (0..5)
+        .map(|i| fake.post_as("alice", "ops", &format!("m{i}"), None))
+        .collect();
+    // Nobody reads the sink for three ping intervals.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    for id in &ids {
+        assert_eq!(&next(&mut rx).await.message_id, id);
+    }
+    // A dropped connection would log in again within the reconnect backoff.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        fake.ddp_logins(),
+        1,
+        "pings were answered while the engine was busy"
+    );
+    fake.assert_no_violations();
+    task.abort();
+}
+
 /// The whole bot: open an incident from Rocket.Chat, the incident thread's root is posted, the
 /// bot answers in the thread via `tmid`, and the first reply acknowledges at its own `ts`.
 #[tokio::test]

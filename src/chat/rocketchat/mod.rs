@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
 
 pub use config::RocketChatConfig;
 use config::Settings;
@@ -82,6 +83,15 @@ pub struct RocketChatAdapter {
     /// Ids of messages Flare posted, so their echoes are never emitted.
     sent_ids: Mutex<SeenMessages>,
     inbound: tokio::sync::Mutex<InboundState>,
+}
+
+/// Stops the websocket reader when its session ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn channel_key(channel: &str) -> String {
@@ -360,6 +370,23 @@ impl RocketChatAdapter {
             }
         }
         tracing::info!(platform = %self.cfg.name, user = %bot.username, "rocketchat connected");
+        // A reader task answers pings and queues events, so neither a long backfill nor a
+        // slow engine makes the server drop us for not answering.
+        let (events_tx, mut events) = mpsc::unbounded_channel::<Result<Value, String>>();
+        let reader = tokio::spawn(async move {
+            loop {
+                let item = match conn.next_event().await {
+                    Ok(Event::Message(v)) => Ok(v),
+                    Err(e) => Err(e.to_string()),
+                };
+                let failed = item.is_err();
+                if events_tx.send(item).is_err() || failed {
+                    break;
+                }
+            }
+            conn.close().await;
+        });
+        let _reader = AbortOnDrop(reader);
         let now = Utc::now();
         let previous_ready = {
             let mut st = self.inbound.lock().await;
@@ -384,17 +411,15 @@ impl RocketChatAdapter {
                 Err(e) => {
                     // Not marked ready: the next session backfills from the same point.
                     self.inbound.lock().await.last_ready = Some(previous);
-                    conn.close().await;
                     return self.session_error(e, true);
                 }
             }
         }
-        loop {
-            match conn.next_event().await {
-                Ok(Event::Message(v)) => match decode_message(&v) {
+        while let Some(item) = events.recv().await {
+            match item {
+                Ok(v) => match decode_message(&v) {
                     Ok(m) => {
                         if !self.emit(m, sink).await {
-                            conn.close().await;
                             return SessionEnd::SinkClosed;
                         }
                     }
@@ -402,13 +427,17 @@ impl RocketChatAdapter {
                         tracing::warn!(platform = %self.cfg.name, "skipping a message: {reason}");
                     }
                 },
-                Err(e) => {
+                Err(reason) => {
                     return SessionEnd::Retry {
-                        reason: e.to_string(),
+                        reason,
                         was_up: true,
                     };
                 }
             }
+        }
+        SessionEnd::Retry {
+            reason: "the realtime reader stopped".into(),
+            was_up: true,
         }
     }
 
