@@ -219,6 +219,12 @@ async fn an_edit_is_a_changed_edited_at_and_a_reemission_is_nothing() {
     let ev = next(&mut rc.rx).await;
     assert_eq!(ev.text, "reply");
     assert_quiet(&mut rc.rx, Duration::from_millis(300)).await;
+    fake.delete(&id);
+    let ev = next(&mut rc.rx).await;
+    assert_eq!(ev.event, InboundKind::Delete);
+    assert_eq!(ev.message_id, id);
+    assert_eq!(ev.channel, "ops");
+    assert_quiet(&mut rc.rx, Duration::from_millis(300)).await;
     fake.assert_no_violations();
     rc.task.abort();
 }
@@ -244,6 +250,7 @@ async fn a_restart_mid_session_loses_and_duplicates_nothing() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     fake.edit(&expected[0], "before 0 (edited)");
+    fake.delete(&expected[1]);
     let reconnected = tokio::time::timeout(Duration::from_secs(10), async {
         while fake.ddp_logins() <= logins {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -258,11 +265,13 @@ async fn a_restart_mid_session_loses_and_duplicates_nothing() {
 
     let mut messages: HashMap<String, usize> = HashMap::new();
     let mut edits = Vec::new();
-    while messages.len() < expected.len() - 3 || edits.is_empty() {
+    let mut deletes = Vec::new();
+    while messages.len() < expected.len() - 3 || edits.is_empty() || deletes.is_empty() {
         let ev = next(&mut rc.rx).await;
         match ev.event {
             InboundKind::Message => *messages.entry(ev.message_id).or_default() += 1,
             InboundKind::Edit => edits.push(ev),
+            InboundKind::Delete => deletes.push(ev.message_id),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -277,6 +286,11 @@ async fn a_restart_mid_session_loses_and_duplicates_nothing() {
     assert_eq!(edits.len(), 1);
     assert_eq!(edits[0].message_id, expected[0]);
     assert_eq!(edits[0].text, "before 0 (edited)");
+    assert_eq!(
+        deletes,
+        vec![expected[1].clone()],
+        "the deletion during the gap, once"
+    );
     assert!(
         fake.calls("chat.syncMessages") >= 1,
         "the gap was backfilled"

@@ -387,6 +387,19 @@ impl FakeRocketChat {
         let _ = self.inner.events.send(m);
     }
 
+    /// Someone deletes a message.
+    pub fn delete(&self, id: &str) {
+        let m = {
+            let mut s = self.store();
+            let now = s.now();
+            let m = s.get_mut(id).expect("message exists");
+            m.deleted_at = Some(now);
+            m.updated_at = now;
+            m.clone()
+        };
+        let _ = self.inner.events.send(m);
+    }
+
     /// The server re-emits a message unchanged but for `_updatedAt` (as on a reaction).
     pub fn reemit(&self, id: &str) {
         let m = {
@@ -925,6 +938,7 @@ fn handle(
                     m.deleted_at = Some(now);
                     m.updated_at = now;
                     let m = m.clone();
+                    let _ = inner.events.send(m.clone());
                     (
                         StatusCode::OK,
                         json!({"_id": m.id, "ts": now.timestamp_millis().to_string(),
@@ -1135,9 +1149,15 @@ async fn ddp_session(socket: WebSocket, inner: Arc<Inner>) {
                     "sub" => {
                         let id = f["id"].clone();
                         let stream = f["params"][0].as_str().unwrap_or_default().to_string();
-                        let known = stream == "__my_messages__"
-                            || s.rooms.iter().any(|r| r.id == stream);
-                        if f["name"] != "stream-room-messages" {
+                        let known = match f["name"].as_str() {
+                            Some("stream-room-messages") => stream == "__my_messages__"
+                                || s.rooms.iter().any(|r| r.id == stream),
+                            Some("stream-notify-room") => stream
+                                .strip_suffix("/deleteMessage")
+                                .is_some_and(|rid| s.rooms.iter().any(|r| r.id == rid)),
+                            _ => false,
+                        };
+                        if f["name"] != "stream-room-messages" && f["name"] != "stream-notify-room" {
                             s.violation(format!("sub to unexpected {}", f["name"]));
                             Some(json!({"msg": "nosub", "id": id}).to_string())
                         } else if user.is_none() || !known {
@@ -1157,6 +1177,15 @@ async fn ddp_session(socket: WebSocket, inner: Arc<Inner>) {
             }
             ev = events.recv() => {
                 match ev {
+                    Ok(m) if m.deleted_at.is_some() => {
+                        let event = format!("{}/deleteMessage", m.rid);
+                        streams.iter().any(|s| *s == event).then(|| json!({
+                            "msg": "changed",
+                            "collection": "stream-notify-room",
+                            "id": "id",
+                            "fields": {"eventName": event, "args": [{"_id": m.id}]}
+                        }).to_string())
+                    }
                     Ok(m) => {
                         let name = inner.store.lock().expect("fake store")
                             .rooms.iter().find(|r| r.id == m.rid).map(|r| r.name.clone())

@@ -25,11 +25,13 @@ pub enum DdpError {
 pub enum Event {
     /// A message inserted or updated (`args[0]` of a `stream-room-messages` change).
     Message(Value),
+    /// A message was deleted (`stream-notify-room`, event `<rid>/deleteMessage`).
+    Deleted { rid: String, id: String },
 }
 
 pub struct DdpConnection {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    pending: VecDeque<Value>,
+    pending: VecDeque<Event>,
     next_id: u64,
     /// Nothing heard for this long: ping; twice: the connection is dead.
     idle: Duration,
@@ -99,19 +101,20 @@ impl DdpConnection {
         .await
     }
 
-    /// Subscribes to `stream-room-messages` for each of `streams` (room ids or
-    /// `__my_messages__`); returns those the server refused (`nosub`).
+    /// Subscribes to each `(stream, event)`: `stream-room-messages` with a room id or
+    /// `__my_messages__`, `stream-notify-room` with `<rid>/deleteMessage`. Returns the events
+    /// the server refused (`nosub`).
     pub async fn subscribe(
         &mut self,
-        streams: &[String],
+        streams: &[(&str, String)],
         timeout: Duration,
     ) -> Result<Vec<String>, DdpError> {
         let mut waiting = HashSet::new();
         let mut by_id = Vec::new();
-        for s in streams {
+        for (name, s) in streams {
             let id = self.fresh_id("sub");
             self.send(json!({
-                "msg": "sub", "id": id, "name": "stream-room-messages", "params": [s, false]
+                "msg": "sub", "id": id, "name": name, "params": [s, false]
             }))
             .await?;
             waiting.insert(id.clone());
@@ -160,8 +163,8 @@ impl DdpConnection {
             if let Some(result) = pick(&frame) {
                 return result;
             }
-            if let Some(m) = message_of(&frame) {
-                self.pending.push_back(m);
+            if let Some(ev) = event_of(&frame) {
+                self.pending.push_back(ev);
             }
         }
     }
@@ -208,8 +211,8 @@ impl DdpConnection {
     pub async fn next_event(&mut self) -> Result<Event, DdpError> {
         let mut quiet_rounds = 0;
         loop {
-            if let Some(m) = self.pending.pop_front() {
-                return Ok(Event::Message(m));
+            if let Some(ev) = self.pending.pop_front() {
+                return Ok(ev);
             }
             match tokio::time::timeout(self.idle, self.read_frame()).await {
                 Err(_) => {
@@ -223,8 +226,8 @@ impl DdpConnection {
                 Ok(frame) => {
                     quiet_rounds = 0;
                     if let Some(frame) = frame? {
-                        if let Some(m) = message_of(&frame) {
-                            return Ok(Event::Message(m));
+                        if let Some(ev) = event_of(&frame) {
+                            return Ok(ev);
                         }
                     }
                 }
@@ -237,16 +240,36 @@ impl DdpConnection {
     }
 }
 
-/// The message object of a `stream-room-messages` change, if the frame is one.
-fn message_of(frame: &Value) -> Option<Value> {
-    if frame["msg"] != "changed" || frame["collection"] != "stream-room-messages" {
+/// The message change or deletion a frame carries, if any.
+fn event_of(frame: &Value) -> Option<Event> {
+    if frame["msg"] != "changed" {
         return None;
     }
-    match frame["fields"]["args"].get(0) {
-        Some(m @ Value::Object(_)) => Some(m.clone()),
-        _ => {
-            tracing::warn!("rocketchat: skipping a stream-room-messages event without a message");
-            None
+    let arg = frame["fields"]["args"].get(0);
+    match frame["collection"].as_str() {
+        Some("stream-room-messages") => match arg {
+            Some(m @ Value::Object(_)) => Some(Event::Message(m.clone())),
+            _ => {
+                tracing::warn!(
+                    "rocketchat: skipping a stream-room-messages event without a message"
+                );
+                None
+            }
+        },
+        Some("stream-notify-room") => {
+            let name = frame["fields"]["eventName"].as_str()?;
+            let rid = name.strip_suffix("/deleteMessage")?;
+            match arg.and_then(|a| a["_id"].as_str()) {
+                Some(id) if !rid.is_empty() => Some(Event::Deleted {
+                    rid: rid.to_string(),
+                    id: id.to_string(),
+                }),
+                _ => {
+                    tracing::warn!("rocketchat: skipping a deleteMessage event without an _id");
+                    None
+                }
+            }
         }
+        _ => None,
     }
 }

@@ -58,7 +58,12 @@ struct InboundState {
     watermarks: HashMap<String, DateTime<Utc>>,
     /// When the last session's subscriptions became ready (backfill start for quiet rooms).
     last_ready: Option<DateTime<Utc>>,
+    /// Deletions already reported (live and backfill may both see one).
+    deleted: SeenMessages,
 }
+
+/// What a backfill found: changed messages oldest first, and deletions `(rid, _id, when)`.
+type Backfill = (Vec<RcMessage>, Vec<(String, String, DateTime<Utc>)>);
 
 /// Why one connected session ended.
 enum SessionEnd {
@@ -185,6 +190,7 @@ impl RocketChatAdapter {
                 seen: SeenMessages::new(SEEN_CAPACITY),
                 watermarks: HashMap::new(),
                 last_ready: None,
+                deleted: SeenMessages::new(SEEN_CAPACITY),
             }),
         })
     }
@@ -309,13 +315,20 @@ impl RocketChatAdapter {
             Ok(r) => r,
             Err(e) => return self.session_error(e, false),
         };
-        let streams = if self.cfg.all_rooms || self.cfg.channels.is_empty() {
-            vec!["__my_messages__".to_string()]
+        let mut streams: Vec<(&str, String)> = if self.cfg.all_rooms || self.cfg.channels.is_empty()
+        {
+            vec![("stream-room-messages", "__my_messages__".to_string())]
         } else if rids.is_empty() {
             return SessionEnd::Fatal("none of the configured rooms exists".into());
         } else {
-            rids.clone()
+            rids.iter()
+                .map(|r| ("stream-room-messages", r.clone()))
+                .collect()
         };
+        streams.extend(
+            rids.iter()
+                .map(|r| ("stream-notify-room", format!("{r}/deleteMessage"))),
+        );
         let timeout = self.settings.request_timeout;
         let mut conn = match DdpConnection::connect(&self.ws_url, timeout, IDLE).await {
             Ok(c) => c,
@@ -354,10 +367,10 @@ impl RocketChatAdapter {
         }
         match conn.subscribe(&streams, timeout).await {
             Ok(refused) => {
-                for rid in refused {
+                for stream in refused {
                     tracing::error!(
                         platform = %self.cfg.name,
-                        "rocketchat `{}`: subscription to room {rid} refused",
+                        "rocketchat `{}`: subscription to {stream} refused",
                         self.cfg.name
                     );
                 }
@@ -372,13 +385,10 @@ impl RocketChatAdapter {
         tracing::info!(platform = %self.cfg.name, user = %bot.username, "rocketchat connected");
         // A reader task answers pings and queues events, so neither a long backfill nor a
         // slow engine makes the server drop us for not answering.
-        let (events_tx, mut events) = mpsc::unbounded_channel::<Result<Value, String>>();
+        let (events_tx, mut events) = mpsc::unbounded_channel::<Result<Event, String>>();
         let reader = tokio::spawn(async move {
             loop {
-                let item = match conn.next_event().await {
-                    Ok(Event::Message(v)) => Ok(v),
-                    Err(e) => Err(e.to_string()),
-                };
+                let item = conn.next_event().await.map_err(|e| e.to_string());
                 let failed = item.is_err();
                 if events_tx.send(item).is_err() || failed {
                     break;
@@ -401,9 +411,14 @@ impl RocketChatAdapter {
                 rooms.dedup();
             }
             match self.backfill(&rooms, previous).await {
-                Ok(messages) => {
+                Ok((messages, deleted)) => {
                     for m in messages {
                         if !self.emit(m, sink).await {
+                            return SessionEnd::SinkClosed;
+                        }
+                    }
+                    for (rid, id, at) in deleted {
+                        if !self.emit_delete(&rid, &id, at, sink).await {
                             return SessionEnd::SinkClosed;
                         }
                     }
@@ -417,7 +432,7 @@ impl RocketChatAdapter {
         }
         while let Some(item) = events.recv().await {
             match item {
-                Ok(v) => match decode_message(&v) {
+                Ok(Event::Message(v)) => match decode_message(&v) {
                     Ok(m) => {
                         if !self.emit(m, sink).await {
                             return SessionEnd::SinkClosed;
@@ -427,6 +442,11 @@ impl RocketChatAdapter {
                         tracing::warn!(platform = %self.cfg.name, "skipping a message: {reason}");
                     }
                 },
+                Ok(Event::Deleted { rid, id }) => {
+                    if !self.emit_delete(&rid, &id, Utc::now(), sink).await {
+                        return SessionEnd::SinkClosed;
+                    }
+                }
                 Err(reason) => {
                     return SessionEnd::Retry {
                         reason,
@@ -447,8 +467,9 @@ impl RocketChatAdapter {
         &self,
         rooms: &[String],
         previous_ready: DateTime<Utc>,
-    ) -> Result<Vec<RcMessage>, RestError> {
+    ) -> Result<Backfill, RestError> {
         let mut found: HashMap<String, RcMessage> = HashMap::new();
+        let mut deleted = Vec::new();
         for rid in rooms {
             let since = {
                 let st = self.inbound.lock().await;
@@ -468,6 +489,17 @@ impl RocketChatAdapter {
                         ],
                     )
                     .await?;
+                if offset == 0 {
+                    for d in page["result"]["deleted"].as_array().into_iter().flatten() {
+                        if let Some(id) = d["_id"].as_str() {
+                            let at = d
+                                .get("_deletedAt")
+                                .and_then(decode::parse_date)
+                                .unwrap_or_else(Utc::now);
+                            deleted.push((rid.clone(), id.to_string(), at));
+                        }
+                    }
+                }
                 let updated = page["result"]["updated"]
                     .as_array()
                     .cloned()
@@ -506,7 +538,47 @@ impl RocketChatAdapter {
                 "rocketchat backfill after reconnect"
             );
         }
-        Ok(messages)
+        Ok((messages, deleted))
+    }
+
+    /// A deleted message becomes a Delete event, once, if it was emitted before.
+    async fn emit_delete(
+        &self,
+        rid: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        sink: &InboundSink,
+    ) -> bool {
+        let channel = match self.room_channels.read() {
+            Ok(map) => match map.get(rid) {
+                Some(c) => c.clone(),
+                None if self.cfg.all_rooms || self.cfg.channels.is_empty() => rid.to_string(),
+                None => return true,
+            },
+            Err(_) => return true,
+        };
+        {
+            let mut st = self.inbound.lock().await;
+            if !st.seen.contains(id) || st.deleted.observe(id, None) != Novelty::New {
+                return true;
+            }
+        }
+        let inbound = Inbound {
+            platform: self.cfg.name.clone(),
+            kind: PlatformKind::RocketChat,
+            event: InboundKind::Delete,
+            channel,
+            thread: None,
+            incident_hint: None,
+            author: Author {
+                id: String::new(),
+                display: String::new(),
+            },
+            text: String::new(),
+            message_id: id.to_string(),
+            sent_at: at,
+        };
+        sink.send(inbound).await.is_ok()
     }
 
     /// Decides what a (re)appearing message means and pushes it; false when the sink closed.
@@ -536,13 +608,14 @@ impl RocketChatAdapter {
         if m.t.is_some() {
             return None;
         }
-        let novelty = st.seen.observe(&m.id, m.edited_at);
-        drop(st);
         let own = bot.as_ref().is_some_and(|b| b.user_id == m.user_id)
             || self.sent_ids.lock().is_ok_and(|s| s.contains(&m.id));
         if own {
             return None;
         }
+        // Only what was emitted is remembered, so a later deletion is reported only for it.
+        let novelty = st.seen.observe(&m.id, m.edited_at);
+        drop(st);
         let event = match novelty {
             Novelty::New => InboundKind::Message,
             Novelty::Edited => InboundKind::Edit,
