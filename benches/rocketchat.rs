@@ -104,8 +104,9 @@ async fn bench() {
     let took = started.elapsed();
     println!(
         "rocketchat backfill of {BACKFILL} missed messages (DDP login -> last Inbound): {took:?} \
-         ({} syncMessages calls)",
-        fake.calls("chat.syncMessages")
+         ({} syncMessages calls, {} DDP logins in all)",
+        fake.calls("chat.syncMessages"),
+        fake.ddp_logins()
     );
     task.abort();
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::chat::{ChannelRole, PlatformKind};
 use crate::config::{ChannelConfig, Problem, parse_duration, secret};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RocketChatConfig {
     /// This instance's name in Flare (e.g. `rc`, `rc-backup`); unique across all platforms.
@@ -78,6 +78,31 @@ impl Default for RocketChatConfig {
             max_rate_limit_wait: "30s".into(),
             max_message_chars: 5000,
         }
+    }
+}
+
+/// Secrets are never printed, even in debug output.
+impl std::fmt::Debug for RocketChatConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "***");
+        f.debug_struct("RocketChatConfig")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("user_id", &self.user_id)
+            .field("token", &hidden(&self.token))
+            .field("token_file", &self.token_file)
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("password_file", &self.password_file)
+            .field("channels", &self.channels)
+            .field("all_rooms", &self.all_rooms)
+            .field("use_alias", &self.use_alias)
+            .field(
+                "show_status_updates_in_channel",
+                &self.show_status_updates_in_channel,
+            )
+            .field("id_salt", &self.id_salt)
+            .finish_non_exhaustive()
     }
 }
 
@@ -251,6 +276,17 @@ mod tests {
         };
         missing.validate("rocketchat[1]", &mut problems);
         assert_eq!(problems[0].key, "rocketchat[1].token");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let cfg = RocketChatConfig {
+            token: Some("s3cret-token".into()),
+            password: Some("s3cret-pw".into()),
+            ..Default::default()
+        };
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("s3cret"), "{text}");
     }
 
     #[test]
