@@ -491,7 +491,8 @@ impl FakeRocketChat {
     /// (people keep writing into its store meanwhile), then it listens again on the same port.
     pub async fn restart(&self, down_for: Duration) {
         self.inner.down.store(true, Ordering::SeqCst);
-        if let Some(h) = self.server.lock().expect("server").take() {
+        let old = self.server.lock().expect("server").take();
+        if let Some(h) = old {
             h.abort();
             let _ = h.await;
         }
@@ -527,10 +528,10 @@ impl FakeRocketChat {
 
 impl Drop for FakeRocketChat {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.server.lock() {
-            if let Some(h) = s.take() {
-                h.abort();
-            }
+        if let Ok(mut s) = self.server.lock()
+            && let Some(h) = s.take()
+        {
+            h.abort();
         }
         self.inner.generation.send_modify(|g| *g += 1);
     }
@@ -836,11 +837,11 @@ fn handle(
                 return error(StatusCode::BAD_REQUEST, "invalid-params", None);
             }
             let tmid = m["tmid"].as_str().map(str::to_string);
-            if let Some(t) = &tmid {
-                if !s.index.contains_key(t) {
-                    s.violation(format!("tmid {t} is not a message"));
-                    return error(StatusCode::BAD_REQUEST, "error-invalid-message", None);
-                }
+            if let Some(t) = &tmid
+                && !s.index.contains_key(t)
+            {
+                s.violation(format!("tmid {t} is not a message"));
+                return error(StatusCode::BAD_REQUEST, "error-invalid-message", None);
             }
             let id = match m["_id"].as_str() {
                 Some(id) if s.index.contains_key(id) => {
@@ -994,7 +995,7 @@ fn handle(
                 .iter()
                 .filter(|m| m.rid == *rid && m.updated_at > last && m.deleted_at.is_none())
                 .collect();
-            updated.sort_by(|a, b| b.ts.cmp(&a.ts));
+            updated.sort_by_key(|m| std::cmp::Reverse(m.ts));
             let page: Vec<Value> = updated
                 .into_iter()
                 .skip(offset)
@@ -1043,7 +1044,7 @@ fn handle(
                 .filter(|m| oldest.is_none_or(|o| m.ts > o))
                 .filter(|m| latest.is_none_or(|l| m.ts < l))
                 .collect();
-            msgs.sort_by(|a, b| b.ts.cmp(&a.ts));
+            msgs.sort_by_key(|m| std::cmp::Reverse(m.ts));
             let page: Vec<Value> = msgs
                 .into_iter()
                 .take(count)
@@ -1179,7 +1180,7 @@ async fn ddp_session(socket: WebSocket, inner: Arc<Inner>) {
                 match ev {
                     Ok(m) if m.deleted_at.is_some() => {
                         let event = format!("{}/deleteMessage", m.rid);
-                        streams.iter().any(|s| *s == event).then(|| json!({
+                        streams.contains(&event).then(|| json!({
                             "msg": "changed",
                             "collection": "stream-notify-room",
                             "id": "id",
@@ -1192,7 +1193,7 @@ async fn ddp_session(socket: WebSocket, inner: Arc<Inner>) {
                             .unwrap_or_default();
                         if streams.iter().any(|s| s == "__my_messages__") {
                             Some(changed_frame(&m, "__my_messages__", &name))
-                        } else if streams.iter().any(|s| *s == m.rid) {
+                        } else if streams.contains(&m.rid) {
                             Some(changed_frame(&m, &m.rid, &name))
                         } else {
                             None
@@ -1213,10 +1214,10 @@ async fn ddp_session(socket: WebSocket, inner: Arc<Inner>) {
                 Some(json!({"msg": "ping"}).to_string())
             }
         };
-        if let Some(out) = out {
-            if tx.send(WsMessage::Text(out.into())).await.is_err() {
-                break;
-            }
+        if let Some(out) = out
+            && tx.send(WsMessage::Text(out.into())).await.is_err()
+        {
+            break;
         }
     }
     inner

@@ -137,10 +137,11 @@ impl DdpConnection {
                 })
                 .await?;
             for (id, ok) in done {
-                if waiting.remove(&id) && !ok {
-                    if let Some((_, s)) = by_id.iter().find(|(i, _)| *i == id) {
-                        refused.push(s.clone());
-                    }
+                if waiting.remove(&id)
+                    && !ok
+                    && let Some((_, s)) = by_id.iter().find(|(i, _)| *i == id)
+                {
+                    refused.push(s.clone());
                 }
             }
         }
@@ -225,10 +226,10 @@ impl DdpConnection {
                 }
                 Ok(frame) => {
                     quiet_rounds = 0;
-                    if let Some(frame) = frame? {
-                        if let Some(ev) = event_of(&frame) {
-                            return Ok(ev);
-                        }
+                    if let Some(frame) = frame?
+                        && let Some(ev) = event_of(&frame)
+                    {
+                        return Ok(ev);
                     }
                 }
             }

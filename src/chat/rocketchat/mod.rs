@@ -692,10 +692,11 @@ impl RocketChatAdapter {
 
     fn outbound_text(&self, msg: &Outbound) -> String {
         let mut text = text::neutralise_mentions(&msg.text);
-        if msg.style == Style::Mirror && !self.cfg.use_alias {
-            if let Some(author) = msg.author.as_deref().filter(|a| !a.is_empty()) {
-                text = format!("{} {text}", text::neutralise_mentions(author));
-            }
+        if msg.style == Style::Mirror
+            && !self.cfg.use_alias
+            && let Some(author) = msg.author.as_deref().filter(|a| !a.is_empty())
+        {
+            text = format!("{} {text}", text::neutralise_mentions(author));
         }
         let mentions = text::render_mentions(&msg.mentions);
         if !mentions.is_empty() {
@@ -791,12 +792,12 @@ impl ChatAdapter for RocketChatAdapter {
                     message["tshow"] = Value::Bool(true);
                 }
             }
-            if msg.style == Style::Mirror && self.cfg.use_alias {
-                if let Some(author) = msg.author.as_deref().filter(|a| !a.is_empty()) {
-                    let alias: String =
-                        author.replace(['\n', '\r'], " ").chars().take(80).collect();
-                    message["alias"] = Value::String(alias);
-                }
+            if msg.style == Style::Mirror
+                && self.cfg.use_alias
+                && let Some(author) = msg.author.as_deref().filter(|a| !a.is_empty())
+            {
+                let alias: String = author.replace(['\n', '\r'], " ").chars().take(80).collect();
+                message["alias"] = Value::String(alias);
             }
             let sent_id = match self
                 .rest
@@ -809,10 +810,10 @@ impl ChatAdapter for RocketChatAdapter {
                 Err(e) if is_duplicate_id(&e) => id.clone(),
                 Err(e) => return Err(self.send_error(e, &msg.channel)),
             };
-            if sent_id != id {
-                if let Ok(mut s) = self.sent_ids.lock() {
-                    s.observe(&sent_id, None);
-                }
+            if sent_id != id
+                && let Ok(mut s) = self.sent_ids.lock()
+            {
+                s.observe(&sent_id, None);
             }
             first_id.get_or_insert(sent_id);
         }
