@@ -31,6 +31,10 @@ impl ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = to;
     }
 
+    pub fn now_utc(&self) -> DateTime<Utc> {
+        Clock::now(self)
+    }
+
     pub fn advance(&self, by: Duration) {
         let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
         *now += by;

@@ -572,8 +572,8 @@ fn apply_env_override(root: &mut toml::Value, var: &str, value: &str, problems: 
             toml::Value::Table(t) => {
                 if last {
                     let parsed = match t.get(part) {
-                        Some(toml::Value::String(_)) | None => parse_env_value(value, true),
-                        Some(_) => parse_env_value(value, false),
+                        Some(toml::Value::String(_)) => parse_env_value(value, true),
+                        _ => parse_env_value(value, false),
                     };
                     t.insert(part.clone(), parsed);
                     return;
@@ -624,7 +624,8 @@ fn apply_env_override(root: &mut toml::Value, var: &str, value: &str, problems: 
 }
 
 /// Environment values are TOML values when they parse as one (`true`, `5`, `["a","b"]`) and
-/// plain strings otherwise; a key that holds a string stays a string.
+/// plain strings otherwise; a key the file sets to a string stays a string. (A secret that looks
+/// like a number belongs in a `*_file`, or quoted: `FLARE__X__PASSWORD='"1234"'`.)
 fn parse_env_value(value: &str, prefer_string: bool) -> toml::Value {
     if prefer_string && !value.starts_with('[') {
         return toml::Value::String(value.to_string());

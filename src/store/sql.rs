@@ -763,7 +763,7 @@ pub mod postgres {
         pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(1))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(5))
                 .connect(url)
                 .await?;
             migrator(&[(

@@ -1,74 +1,355 @@
-//! Slack adapter (issue 4). Placeholder config until the adapter lands.
+//! Slack adapter: Socket Mode (default) or the signed Events API over HTTP for inbound, the Web
+//! API with the bot token for outbound, and the `/incident` slash command.
+//!
+//! Inbound deliveries are acknowledged at once by the connection that got them, then handed to
+//! one dispatcher task that de-duplicates, decodes, looks up display names and pushes
+//! [`Inbound`] events, so slow name lookups never delay an ack and order is kept.
 
-use serde::Deserialize;
+pub mod api;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod signature;
+pub mod socket;
+pub mod text;
 
-use crate::chat::{ChannelRole, PlatformKind};
-use crate::config::{ChannelConfig, Problem};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
-pub struct SlackConfig {
-    pub name: String,
-    pub api_base: String,
-    pub channels: Vec<ChannelConfig>,
+use anyhow::anyhow;
+use async_trait::async_trait;
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use self::api::{ApiError, Identity, WebApi};
+pub use self::config::{SlackConfig, SlackMode};
+use self::events::{Decoder, Dedupe, Draft};
+use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent, Style};
+
+/// How many delivery ids (envelope and event ids) are remembered for de-duplication.
+const DEDUPE_MEMORY: usize = 8192;
+
+/// Work handed from a connection (or the HTTP endpoint) to the dispatcher, already acked.
+#[derive(Debug)]
+pub(crate) enum Work {
+    /// An `events_api` payload (the `event_callback` wrapper).
+    Event {
+        envelope_id: Option<String>,
+        payload: Value,
+    },
+    /// A slash command, already decoded and answered.
+    Slash {
+        envelope_id: Option<String>,
+        draft: Draft,
+    },
 }
 
-impl SlackConfig {
-    pub fn validate(&self, key: &str, problems: &mut Vec<Problem>) {
-        if self.api_base.is_empty() {
-            problems.push(Problem {
-                key: format!("{key}.api_base"),
-                reason: "required".into(),
-            });
-        }
-    }
-
-    pub fn channel_roles(&self) -> Vec<ChannelRole> {
-        self.channels
-            .iter()
-            .map(|c| ChannelRole {
-                platform: self.name.clone(),
-                kind: PlatformKind::Slack,
-                channel: c.id.clone(),
-                incident: c.incident,
-                announce: c.announce,
-            })
-            .collect()
-    }
-}
-
-/// Placeholder until the adapter lands: refuses to start.
 pub struct SlackAdapter {
-    config: SlackConfig,
+    cfg: SlackConfig,
+    signing_secret: Option<String>,
+    api: WebApi,
+    decoder: Decoder,
+    identity: RwLock<Option<Identity>>,
+    dedupe: Mutex<Dedupe>,
+    http_addr: watch::Sender<Option<SocketAddr>>,
 }
 
 impl SlackAdapter {
-    pub fn new(config: SlackConfig) -> anyhow::Result<SlackAdapter> {
-        Ok(SlackAdapter { config })
+    /// Builds the adapter from its config; no I/O happens until `run`/`send`.
+    pub fn new(cfg: SlackConfig) -> anyhow::Result<SlackAdapter> {
+        let key = format!("slack `{}`", cfg.name);
+        let mut problems = Vec::new();
+        let secrets = cfg.secrets(&key, &mut problems).ok_or_else(|| {
+            anyhow!(
+                "{}",
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        })?;
+        let api = WebApi::new(
+            &cfg.api_base,
+            secrets.bot_token.clone(),
+            secrets.app_token.clone(),
+            cfg.channel_rate_per_sec,
+            cfg.channel_burst,
+        )?;
+        let decoder = Decoder {
+            channels: cfg.channels.iter().map(|c| c.id.clone()).collect(),
+            slash_command: cfg.slash_command.clone(),
+        };
+        Ok(SlackAdapter {
+            signing_secret: secrets.signing_secret,
+            api,
+            decoder,
+            identity: RwLock::new(None),
+            dedupe: Mutex::new(Dedupe::new(DEDUPE_MEMORY)),
+            http_addr: watch::channel(None).0,
+            cfg,
+        })
+    }
+
+    /// In http mode: the address the events endpoint is bound to, once it is (waits).
+    pub async fn http_addr(&self) -> Option<SocketAddr> {
+        let mut rx = self.http_addr.subscribe();
+        rx.wait_for(Option::is_some).await.ok().and_then(|a| *a)
+    }
+
+    /// Who we are, per `auth.test` (known once `run` has started).
+    pub fn identity(&self) -> Option<Identity> {
+        self.identity.read().ok().and_then(|i| i.clone())
+    }
+
+    fn fatal(&self, what: impl std::fmt::Display) -> anyhow::Error {
+        anyhow!("Slack instance `{}`: {what}", self.cfg.name)
+    }
+
+    /// `auth.test` until it answers: credentials problems are fatal, anything else is retried.
+    async fn authenticate(&self) -> anyhow::Result<Identity> {
+        let mut backoff = Backoff::new();
+        loop {
+            match self.api.auth_test().await {
+                Ok(id) => return Ok(id),
+                Err(ApiError::Slack(e)) => {
+                    return Err(
+                        self.fatal(format_args!("auth.test failed with `{e}`; check bot_token"))
+                    );
+                }
+                Err(e) => {
+                    let wait = match e {
+                        ApiError::RateLimited(d) => d,
+                        _ => backoff.next_delay(),
+                    };
+                    tracing::warn!(slack = %self.cfg.name, error = %e, ?wait, "auth.test failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// De-duplicates, decodes and pushes inbound events, in delivery order.
+    async fn dispatch(self: Arc<Self>, mut work: mpsc::Receiver<Work>, sink: InboundSink) {
+        while let Some(w) = work.recv().await {
+            let draft = match w {
+                Work::Event {
+                    envelope_id,
+                    payload,
+                } => {
+                    let event_id = payload.get("event_id").and_then(Value::as_str);
+                    if !self.first_time(envelope_id.as_deref(), event_id) {
+                        tracing::debug!(?envelope_id, ?event_id, "duplicate delivery dropped");
+                        continue;
+                    }
+                    let Some(ev) = payload.get("event") else {
+                        tracing::debug!("events_api payload without event");
+                        continue;
+                    };
+                    let Some(me) = self.identity() else { continue };
+                    match self.decoder.event(ev, &me) {
+                        Some(d) => d,
+                        None => continue,
+                    }
+                }
+                Work::Slash { envelope_id, draft } => {
+                    if !self.first_time(envelope_id.as_deref(), Some(&draft.message_id)) {
+                        continue;
+                    }
+                    draft
+                }
+            };
+            let mut display = self.api.display_name(&draft.user).await;
+            if display == draft.user
+                && let Some(n) = &draft.fallback_name
+            {
+                display = n.clone();
+            }
+            let inbound = draft.into_inbound(&self.cfg.name, display);
+            if sink.send(inbound).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn first_time(&self, envelope_id: Option<&str>, event_id: Option<&str>) -> bool {
+        let Ok(mut d) = self.dedupe.lock() else {
+            return true;
+        };
+        let env_new = envelope_id.is_none_or(|e| d.first_time(&format!("env:{e}")));
+        let ev_new = event_id.is_none_or(|e| d.first_time(&format!("ev:{e}")));
+        env_new && ev_new
+    }
+
+    async fn post(
+        &self,
+        channel: &str,
+        text: &str,
+        thread: Option<&str>,
+        broadcast: bool,
+    ) -> Result<String, SendError> {
+        let mut attempts = 0;
+        loop {
+            self.api.wait_channel(channel).await;
+            match self
+                .api
+                .post_message(channel, text, thread, broadcast)
+                .await
+            {
+                Ok(ts) => return Ok(ts),
+                Err(e) => self.retry_or_fail(e, &mut attempts).await?,
+            }
+        }
+    }
+
+    /// Waits out a short 429 (the API client holds further calls until Retry-After), else
+    /// maps the failure onto [`SendError`].
+    async fn retry_or_fail(&self, e: ApiError, attempts: &mut u32) -> Result<(), SendError> {
+        *attempts += 1;
+        match e {
+            ApiError::RateLimited(after)
+                if *attempts <= 3
+                    && after <= Duration::from_secs(self.cfg.max_inline_retry_after_secs) =>
+            {
+                tracing::info!(slack = %self.cfg.name, ?after, "rate limited; waiting");
+                Ok(())
+            }
+            e => Err(send_error(e)),
+        }
     }
 }
 
-#[async_trait::async_trait]
-impl crate::chat::ChatAdapter for SlackAdapter {
+/// Slack's answer as a [`SendError`]: 429/5xx/network are temporary, error codes are not.
+pub fn send_error(e: ApiError) -> SendError {
+    match e {
+        ApiError::RateLimited(after) => SendError::Retry {
+            after: Some(after),
+            reason: "slack rate limit (429)".into(),
+        },
+        ApiError::Transient(r) => SendError::Retry {
+            after: None,
+            reason: r,
+        },
+        ref err @ ApiError::Slack(ref code) if err.is_temporary() => SendError::Retry {
+            after: None,
+            reason: format!("slack: {code}"),
+        },
+        ApiError::Slack(code) => SendError::Permanent(format!("slack: {code}")),
+    }
+}
+
+#[async_trait]
+impl ChatAdapter for SlackAdapter {
     fn name(&self) -> &str {
-        &self.config.name
+        &self.cfg.name
     }
 
     fn kind(&self) -> PlatformKind {
         PlatformKind::Slack
     }
 
-    async fn run(
-        self: std::sync::Arc<Self>,
-        _inbound: crate::chat::InboundSink,
-    ) -> anyhow::Result<()> {
-        anyhow::bail!("{}: this build has no adapter for it yet", self.config.name)
+    async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
+        let me = self.authenticate().await?;
+        tracing::info!(slack = %self.cfg.name, user = %me.user_id, team = ?me.team, "authenticated");
+        if let Ok(mut i) = self.identity.write() {
+            *i = Some(me);
+        }
+        let (work_tx, work_rx) = mpsc::channel(4096);
+        let dispatcher = tokio::spawn(self.clone().dispatch(work_rx, inbound));
+        let result = match self.cfg.mode {
+            SlackMode::Socket => socket::run(self.clone(), work_tx).await,
+            SlackMode::Http => http::serve(self.clone(), work_tx).await,
+        };
+        dispatcher.abort();
+        result
     }
 
-    async fn send(
-        &self,
-        _msg: &crate::chat::Outbound,
-    ) -> Result<crate::chat::Sent, crate::chat::SendError> {
-        Err(crate::chat::SendError::Permanent("no adapter".into()))
+    async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
+        let channel = msg.channel.as_str();
+        if let Some(ts) = &msg.delete_of {
+            let mut attempts = 0;
+            loop {
+                match self.api.delete(channel, ts).await {
+                    Ok(()) => break,
+                    // Already gone is what we wanted.
+                    Err(ApiError::Slack(e)) if e == "message_not_found" => break,
+                    Err(e) => self.retry_or_fail(e, &mut attempts).await?,
+                }
+            }
+            return Ok(Sent {
+                remote_id: ts.clone(),
+                thread: msg.thread.clone(),
+            });
+        }
+        let author = match msg.style {
+            Style::Mirror => msg.author.as_deref(),
+            _ => None,
+        };
+        let rendered = text::render(&msg.text, &msg.mentions, author);
+        let mut chunks = text::split(&rendered, text::MAX_CHARS);
+        if let Some(ts) = &msg.edit_of {
+            // An edit replaces one message: keep the first chunk only.
+            let first = chunks.swap_remove(0);
+            let mut attempts = 0;
+            loop {
+                match self.api.update(channel, ts, &first).await {
+                    Ok(_) => break,
+                    Err(e) => self.retry_or_fail(e, &mut attempts).await?,
+                }
+            }
+            return Ok(Sent {
+                remote_id: ts.clone(),
+                thread: msg.thread.clone(),
+            });
+        }
+        let thread = match msg.style {
+            Style::ThreadRoot | Style::Announcement => None,
+            _ => msg.thread.clone(),
+        };
+        let broadcast = msg.style == Style::StatusUpdate && self.cfg.broadcast_status_updates;
+        let mut first: Option<String> = None;
+        for chunk in &chunks {
+            // Later chunks of a thread root continue in its thread.
+            let in_thread = match (&thread, msg.style, &first) {
+                (Some(t), _, _) => Some(t.as_str()),
+                (None, Style::ThreadRoot, Some(f)) => Some(f.as_str()),
+                _ => None,
+            };
+            let ts = self
+                .post(channel, chunk, in_thread, broadcast && in_thread.is_some())
+                .await?;
+            first.get_or_insert(ts);
+        }
+        let remote_id = first.unwrap_or_default();
+        let thread = match msg.style {
+            Style::ThreadRoot => Some(remote_id.clone()),
+            _ => thread,
+        };
+        Ok(Sent { remote_id, thread })
+    }
+}
+
+/// Exponential backoff with full jitter, 250 ms doubling to 60 s.
+pub(crate) struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        Backoff {
+            next: Duration::from_millis(250),
+        }
+    }
+
+    pub(crate) fn reset(&mut self) {
+        *self = Backoff::new();
+    }
+
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let cap = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(60));
+        let ms = cap.as_millis() as u64;
+        Duration::from_millis(ms / 2 + rand::random_range(0..=ms / 2))
     }
 }

@@ -1,0 +1,183 @@
+//! The `flare` binary: sla, check-config, migrate, console over a pipe, docker-compose keys.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn flare(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flare"));
+    cmd.args(args)
+        .env_remove("FLARE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("flare runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    } else {
+        drop(child.stdin.take());
+    }
+    child.wait_with_output().expect("flare exits")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn sla_json_is_exactly_one_object() {
+    let o = flare(&["sla", "--json", "2026-11-26T15:00:00Z"], &[], None);
+    assert!(o.status.success(), "{o:?}");
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "class": "holiday",
+            "holiday": "Thanksgiving Day",
+            "ack_within_minutes": 60,
+            "ack_deadline": "2026-11-26T16:00:00Z",
+            "ack_deadline_local": "2026-11-26T11:00:00-05:00"
+        })
+    );
+    let o = flare(&["sla", "--json", "2026-11-24T10:00:00-05:00"], &[], None);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    assert_eq!(v["class"], "business");
+    assert_eq!(v["ack_within_minutes"], 15);
+    assert_eq!(v["holiday"], serde_json::Value::Null);
+    // Without an instant it uses now.
+    let o = flare(&["sla"], &[], None);
+    assert!(o.status.success() && !stdout(&o).is_empty(), "{o:?}");
+    let o = flare(&["sla", "yesterday"], &[], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an RFC 3339 instant"));
+}
+
+#[test]
+fn check_config_lists_every_problem_with_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[calendar]\nzone = \"Mars/Base\"\nbusiness_days = [\"mon\", \"funday\"]\n[sla]\nbusiness_ack = \"soon\"\nnope = 1\n",
+    )
+    .expect("write");
+    let o = flare(&["check-config", bad.to_str().expect("path")], &[], None);
+    assert!(!o.status.success());
+    let out = stdout(&o);
+    for key in [
+        "calendar.zone",
+        "calendar.business_days[1]",
+        "sla.business_ack",
+        "sla.nope",
+    ] {
+        assert!(
+            out.contains(&format!("{key}: ")),
+            "{key} missing in:\n{out}"
+        );
+    }
+    let o = flare(&["check-config", "config/flare.example.toml"], &[], None);
+    assert!(o.status.success(), "{}", stdout(&o));
+}
+
+#[test]
+fn a_bad_config_fails_at_start_naming_the_key() {
+    let o = flare(
+        &["run"],
+        &[("FLARE__SLA__AFTER_HOURS_ACK", "forever")],
+        None,
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("sla.after_hours_ack"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_gives_a_clear_error_and_a_failure_exit() {
+    let o = flare(
+        &["migrate"],
+        &[(
+            "FLARE__DATABASE__URL",
+            "postgres://flare:secret@127.0.0.1:1/flare",
+        )],
+        None,
+    );
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cannot open the database postgres://flare:***@127.0.0.1:1/flare"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "password leaked: {err}");
+}
+
+#[test]
+fn migrate_then_console_over_a_pipe_exits_zero_after_flushing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let env = [("FLARE__DATABASE__URL", url.as_str())];
+    let o = flare(&["migrate"], &env, None);
+    assert!(o.status.success(), "{o:?}");
+    let o = flare(
+        &["console"],
+        &env,
+        Some(
+            "!inc open Checkout down sev1\n/thread INC-1\n/user bob\nlooking\n!inc resolve fixed\n",
+        ),
+    );
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.contains("Opened INC-1 [SEV1]"), "{out}");
+    assert!(out.contains("INC-1 acknowledged by bob"), "{out}");
+    assert!(out.contains("resolved by bob"), "{out}");
+    let o = flare(&["timers"], &env, None);
+    assert!(stdout(&o).contains("no pending timers"), "{o:?}");
+}
+
+#[test]
+fn version_and_help() {
+    let o = flare(&["--version"], &[], None);
+    assert!(stdout(&o).starts_with("flare "), "{o:?}");
+    let o = flare(&["--help"], &[], None);
+    for sub in ["run", "console", "sla", "check-config", "migrate", "timers"] {
+        assert!(stdout(&o).contains(sub), "{sub}");
+    }
+}
+
+#[test]
+fn docker_compose_parses_and_its_environment_is_accepted() {
+    let text = std::fs::read_to_string("docker-compose.yml").expect("compose file");
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
+    let services = &docs[0]["services"];
+    for s in ["flare", "postgres", "ngircd"] {
+        assert!(!services[s].is_badvalue(), "service {s}");
+    }
+    let env = services["flare"]["environment"]
+        .as_hash()
+        .expect("flare environment map");
+    let mut vars = Vec::new();
+    for (k, v) in env {
+        let k = k.as_str().expect("key").to_string();
+        let v = v
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{v:?}"));
+        vars.push((k, v));
+    }
+    assert!(vars.iter().any(|(k, _)| k == "FLARE__DATABASE__URL"));
+    let file = std::fs::read_to_string("config/flare.example.toml").expect("example");
+    let flare_vars: Vec<(String, String)> = vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("FLARE__"))
+        .cloned()
+        .collect();
+    if let Err(e) = flare::config::Config::from_str_with_env(&file, flare_vars) {
+        panic!("docker-compose environment rejected: {e}");
+    }
+}

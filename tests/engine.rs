@@ -1,0 +1,293 @@
+//! Engine behaviour end to end through the console adapter, with an injected clock.
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use flare::chat::{Author, Inbound, InboundKind, PlatformKind};
+use flare::clock::ManualClock;
+use support::{TestFlare, at, start};
+
+const PEOPLE: &str = r#"
+[[people]]
+name = "alice"
+console = "alice"
+[[people]]
+name = "bob"
+console = "bob"
+"#;
+
+/// Tuesday 2026-11-24 10:00 America/New_York (business hours).
+fn tuesday_10am() -> ManualClock {
+    ManualClock::new(at("2026-11-24T15:00:00Z"))
+}
+
+async fn flare(extra: &str, clock: &ManualClock) -> TestFlare {
+    let toml = format!("[console]\nuser = \"alice\"\n{PEOPLE}{extra}");
+    start(&toml, Arc::new(clock.clone()), true).await
+}
+
+async fn incidents(f: &TestFlare) -> i64 {
+    let mut tx = f.running.store.begin().await.expect("tx");
+    tx.incident_count().await.expect("count")
+}
+
+#[tokio::test]
+async fn open_then_a_reply_from_someone_else_acknowledges_at_the_message_time() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&["!inc open Checkout API returns 500 sev1"])
+        .await;
+    f.expect_console("Opened INC-1 [SEV1] with a thread in: console #ops", 1)
+        .await;
+    let out = f.console_out.text();
+    assert!(
+        out.contains("[#ops] 🔥 INC-1 [SEV1] Checkout API returns 500"),
+        "{out}"
+    );
+    assert!(out.contains("acknowledge by 10:15 EST"), "{out}");
+
+    // The opener writing in the thread does not acknowledge.
+    f.type_lines(&["/thread INC-1", "checking dashboards"])
+        .await;
+    clock.advance(Duration::minutes(4));
+    f.type_lines(&["/user bob", "on it, failing over the DB"])
+        .await;
+    f.expect_console("acknowledged by bob", 1).await;
+    f.type_lines(&["!inc show"]).await;
+    let out = f.expect_console("timeline:", 1).await;
+    assert!(
+        out.contains("acknowledged by bob in console #ops at 2026-11-24 10:04:00 EST: within SLA (11m to spare)"),
+        "{out}"
+    );
+    assert!(!out.contains("acknowledged by alice"), "{out}");
+    let inc = f
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .incident(1)
+        .await
+        .expect("read");
+    let inc = inc.expect("incident 1");
+    assert_eq!(inc.acknowledged_at, Some(at("2026-11-24T15:04:00Z")));
+    assert_eq!(inc.acknowledged_by.as_deref(), Some("bob"));
+    f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn malformed_and_unknown_commands_get_usage_and_change_nothing() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&[
+        "!inc status INC-1 fixed",
+        "!inc frobnicate",
+        "!inc reopen",
+        "!inc ack INC-99",
+        &format!("!inc update INC-1 {}", "x".repeat(4100)),
+    ])
+    .await;
+    let out = f.expect_console("limited to 4000", 1).await;
+    assert!(out.contains("`fixed` is not a status"), "{out}");
+    assert!(out.contains("Unknown command `frobnicate`"), "{out}");
+    assert!(out.contains("Usage: !incident reopen INC-n"), "{out}");
+    assert!(out.contains("no incident INC-99"), "{out}");
+    assert_eq!(incidents(&f).await, 0);
+}
+
+#[tokio::test]
+async fn resolved_incidents_refuse_ack_and_illegal_transitions_are_explained() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&[
+        "!inc open DB slow",
+        "!inc status INC-1 monitoring",
+        "!inc status INC-1 identified",
+    ])
+    .await;
+    let out = f.expect_console("it cannot go back to identified", 1).await;
+    assert!(
+        out.contains("INC-1 [SEV3 monitoring] DB slow is now monitoring (was investigating)"),
+        "{out}"
+    );
+    f.type_lines(&["!inc resolve INC-1 index rebuilt"]).await;
+    f.expect_console("resolved by alice after 0s: index rebuilt", 1)
+        .await;
+    let before = f
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .timeline(1)
+        .await
+        .expect("timeline")
+        .len();
+    f.type_lines(&["/user bob", "!inc ack INC-1"]).await;
+    f.expect_console("INC-1 is resolved; there is nothing to acknowledge", 1)
+        .await;
+    let mut tx = f.running.store.begin().await.expect("tx");
+    assert_eq!(tx.timeline(1).await.expect("timeline").len(), before);
+    let inc = tx.incident(1).await.expect("read").expect("inc");
+    assert!(inc.acknowledged_at.is_none());
+    drop(tx);
+    f.type_lines(&["!inc status INC-1 monitoring", "!inc reopen INC-1"])
+        .await;
+    f.expect_console("INC-1 is resolved; reopen it first", 1)
+        .await;
+    f.expect_console("was reopened by bob", 1).await;
+}
+
+#[tokio::test]
+async fn a_reaction_never_acknowledges_and_is_answered_once() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&[
+        "!inc open Queue backlog",
+        "/user bob",
+        "/thread INC-1",
+        "/react +1",
+        "/react eyes",
+    ])
+    .await;
+    f.expect_console("a reaction does not acknowledge INC-1", 1)
+        .await;
+    f.type_lines(&["!inc show"]).await;
+    let out = f.expect_console("timeline:", 1).await;
+    assert_eq!(
+        out.matches("a reaction does not acknowledge").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("not acknowledged yet"), "{out}");
+}
+
+#[tokio::test]
+async fn restricted_commands_say_why() {
+    let clock = tuesday_10am();
+    let mut f = flare("[commands]\nresponders_only = [\"resolve\"]\n", &clock).await;
+    f.type_lines(&[
+        "!inc open Login broken",
+        "/user mallory",
+        "!inc resolve INC-1",
+    ])
+    .await;
+    let out = f
+        .expect_console("Only responders may `resolve` incidents", 1)
+        .await;
+    assert!(
+        out.contains("mallory on console is not in Flare's people directory"),
+        "{out}"
+    );
+    f.type_lines(&["/user bob", "!inc resolve INC-1"]).await;
+    f.expect_console("resolved by bob", 1).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_processed_once() {
+    let clock = tuesday_10am();
+    let f = flare("", &clock).await;
+    let ev = Inbound {
+        platform: "console".into(),
+        kind: PlatformKind::Console,
+        event: InboundKind::Message,
+        channel: "#ops".into(),
+        thread: None,
+        incident_hint: None,
+        author: Author {
+            id: "alice".into(),
+            display: "alice".into(),
+        },
+        text: "!inc open Same event twice".into(),
+        message_id: "m-1".into(),
+        sent_at: clock.now_utc(),
+    };
+    f.running.inbound.send(ev.clone()).await.expect("send");
+    f.running.inbound.send(ev).await.expect("send");
+    f.expect_console("Opened INC-1", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(incidents(&f).await, 1);
+    assert!(!f.console_out.text().contains("INC-2"));
+}
+
+#[tokio::test]
+async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&["!inc open Payments failing sev2"]).await;
+    f.expect_console("Opened INC-1", 1).await;
+    let timers = f
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .pending_timers(Some(1))
+        .await
+        .expect("timers");
+    let due: Vec<(String, chrono::DateTime<chrono::Utc>)> = timers
+        .iter()
+        .map(|t| (t.new.kind.clone(), t.new.due_at))
+        .collect();
+    assert_eq!(
+        due,
+        vec![
+            ("ack_reminder".to_string(), at("2026-11-24T15:07:30Z")),
+            ("ack_reminder".to_string(), at("2026-11-24T15:12:00Z")),
+            ("ack_breach".to_string(), at("2026-11-24T15:15:00Z")),
+        ]
+    );
+    clock.advance(Duration::seconds(451));
+    assert_eq!(
+        f.running.engine.fire_due_timers(100).await.expect("fire"),
+        1
+    );
+    f.expect_console(
+        "NOTICE ⏰ INC-1 [SEV2 investigating] Payments failing is not acknowledged: 7m 30s left",
+        1,
+    )
+    .await;
+    clock.advance(Duration::minutes(1) + Duration::seconds(29));
+    f.type_lines(&["/user bob", "!inc ack INC-1"]).await;
+    f.expect_console("acknowledged by bob", 1).await;
+    clock.advance(Duration::minutes(10));
+    assert_eq!(
+        f.running.engine.fire_due_timers(100).await.expect("fire"),
+        0
+    );
+    let left = f
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .pending_timers(Some(1))
+        .await
+        .expect("timers");
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn after_hours_incidents_get_the_long_window_and_breach_posts() {
+    // Saturday 2026-11-28 11:00 EST.
+    let clock = ManualClock::new(at("2026-11-28T16:00:00Z"));
+    let mut f = flare("", &clock).await;
+    f.type_lines(&["!inc open Weekend outage"]).await;
+    let out = f.expect_console("Opened INC-1", 1).await;
+    assert!(out.contains("(weekend), acknowledge by 12:00 EST"), "{out}");
+    clock.advance(Duration::minutes(61));
+    assert_eq!(
+        f.running.engine.fire_due_timers(100).await.expect("fire"),
+        3
+    );
+    let out = f.expect_console("ack SLA breached", 1).await;
+    assert_eq!(out.matches("⏰").count(), 2, "{out}");
+    f.type_lines(&["!inc show INC-1"]).await;
+    let out = f.expect_console("ack_breached", 1).await;
+    assert!(
+        out.contains("NOT acknowledged: SLA breached 1m ago"),
+        "{out}"
+    );
+}

@@ -1,0 +1,364 @@
+//! One store suite, run against SQLite and PostgreSQL. PostgreSQL comes from
+//! FLARE_TEST_DATABASE_URL (tests/run.sh starts a throwaway cluster); without it the
+//! PostgreSQL half fails, unless FLARE_SKIP_POSTGRES=1 says to skip it.
+
+mod support;
+
+use chrono::{Duration, Utc};
+use flare::chat::Style;
+use flare::domain::incident::{Severity, Source, Status, TimelineEvent};
+use flare::store::{
+    DeliveryStatus, MessageRecord, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
+    ThreadRow,
+};
+use support::at;
+
+async fn sqlite() -> (SharedStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/nested/dir/flare.db", dir.path().display());
+    (flare::store::open(&url, 4).await.expect("sqlite"), dir)
+}
+
+/// A fresh PostgreSQL database for one test.
+async fn postgres() -> Option<SharedStore> {
+    let Ok(base) = std::env::var("FLARE_TEST_DATABASE_URL") else {
+        if std::env::var("FLARE_SKIP_POSTGRES").as_deref() == Ok("1") {
+            eprintln!("FLARE_SKIP_POSTGRES=1: PostgreSQL half skipped");
+            return None;
+        }
+        panic!(
+            "FLARE_TEST_DATABASE_URL is not set: run tests/run.sh (or set FLARE_SKIP_POSTGRES=1)"
+        );
+    };
+    use sqlx::Connection;
+    let name = format!("flare_test_{}", rand_suffix());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("postgres reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let mut url = url::Url::parse(&base).expect("url");
+    url.set_path(&format!("/{name}"));
+    Some(
+        flare::store::open(url.as_str(), 8)
+            .await
+            .expect("postgres store"),
+    )
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
+    )
+}
+
+fn new_incident(title: &str) -> NewIncident {
+    let start = at("2026-11-24T15:00:00Z");
+    NewIncident {
+        title: title.into(),
+        severity: Severity::Sev2,
+        opened_by: "alice".into(),
+        opened_platform: "slack".into(),
+        opened_channel: "C1".into(),
+        started_at: start,
+        sla_class: "business".into(),
+        sla_window_secs: 900,
+        ack_deadline: start + Duration::minutes(15),
+    }
+}
+
+async fn incidents_roundtrip_with_optimistic_versions(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let mut inc = tx
+        .insert_incident(&new_incident("DB down"))
+        .await
+        .expect("insert");
+    assert_eq!(inc.status, Status::Investigating);
+    assert_eq!(inc.started_at, at("2026-11-24T15:00:00Z"));
+    inc.status = Status::Identified;
+    inc.acknowledged_at = Some(at("2026-11-24T15:04:59.123456Z"));
+    inc.impacted_apps = vec!["billing".into(), "api".into()];
+    tx.save_incident(&mut inc).await.expect("save");
+    assert_eq!(inc.version, 1);
+    tx.commit().await.expect("commit");
+
+    let mut tx = s.begin().await.expect("begin");
+    let back = tx.incident(inc.id.0).await.expect("read").expect("exists");
+    assert_eq!(back, inc);
+    let mut stale = back.clone();
+    stale.version = 0;
+    assert!(matches!(
+        tx.save_incident(&mut stale).await,
+        Err(StoreError::Conflict)
+    ));
+    drop(tx); // rolls back
+    let mut tx = s.begin().await.expect("begin");
+    assert_eq!(tx.open_incidents().await.expect("open").len(), 1);
+    assert_eq!(tx.incident_count().await.expect("count"), 1);
+    assert!(tx.incident(999).await.expect("read").is_none());
+}
+
+async fn rollback_keeps_nothing(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("never"))
+        .await
+        .expect("insert");
+    tx.enqueue(
+        &NewDelivery::to_channel("irc", "#ops", Style::Reply, "x".into()),
+        Utc::now(),
+    )
+    .await
+    .expect("enqueue");
+    drop(tx);
+    let mut tx = s.begin().await.expect("begin");
+    assert!(tx.incident(inc.id.0).await.expect("read").is_none());
+    assert!(
+        s.pending_deliveries("irc", 10)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+}
+
+async fn messages_dedupe_and_threads_resolve(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("threads"))
+        .await
+        .expect("insert");
+    let rec = MessageRecord {
+        platform: "slack".into(),
+        channel: "C1".into(),
+        message_id: "1700000000.000100".into(),
+        thread: None,
+        incident_id: Some(inc.id.0),
+        author_id: "U1".into(),
+        author_display: "alice".into(),
+        text: "hello".into(),
+        sent_at: at("2026-11-24T15:01:00Z"),
+        received_at: at("2026-11-24T15:01:00.2Z"),
+    };
+    let first = tx.record_message(&rec).await.expect("record");
+    assert!(first.is_some());
+    assert_eq!(tx.record_message(&rec).await.expect("again"), None);
+    let root = tx
+        .enqueue(
+            &NewDelivery {
+                incident_id: Some(inc.id.0),
+                ..NewDelivery::to_channel("rc", "ROOM1", Style::ThreadRoot, "root".into())
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("root");
+    tx.insert_thread(&ThreadRow {
+        incident_id: inc.id.0,
+        platform: "rc".into(),
+        channel: "ROOM1".into(),
+        root_delivery_id: Some(root),
+        thread_ref: None,
+    })
+    .await
+    .expect("thread");
+    tx.commit().await.expect("commit");
+    s.mark_sent(root, "msg-root", Some("msg-root"), Utc::now())
+        .await
+        .expect("sent");
+    let mut tx = s.begin().await.expect("begin");
+    assert_eq!(
+        tx.incident_for_thread("rc", "ROOM1", "msg-root")
+            .await
+            .expect("lookup"),
+        Some(inc.id.0)
+    );
+    // A reply to a mirrored copy or to a recorded message finds the incident too.
+    assert_eq!(
+        tx.incident_for_thread("slack", "C1", "1700000000.000100")
+            .await
+            .expect("lookup"),
+        Some(inc.id.0)
+    );
+    assert_eq!(
+        tx.incident_for_thread("rc", "ROOM1", "other")
+            .await
+            .expect("lookup"),
+        None
+    );
+    let found = tx
+        .find_message("slack", "C1", "1700000000.000100")
+        .await
+        .expect("find")
+        .expect("exists");
+    assert_eq!(found.record, rec);
+}
+
+async fn outbox_order_retry_and_failure(s: SharedStore) {
+    let now = Utc::now();
+    let mut tx = s.begin().await.expect("begin");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let d = NewDelivery::to_channel("irc", "#ops", Style::Mirror, format!("line {i}"));
+        ids.push(tx.enqueue(&d, now).await.expect("enqueue"));
+    }
+    tx.enqueue(
+        &NewDelivery::to_channel("slack", "C1", Style::Reply, "other platform".into()),
+        now,
+    )
+    .await
+    .expect("enqueue");
+    tx.commit().await.expect("commit");
+    let pending = s.pending_deliveries("irc", 100).await.expect("pending");
+    let texts: Vec<&str> = pending.iter().map(|d| d.new.text.as_str()).collect();
+    assert_eq!(texts, ["line 0", "line 1", "line 2", "line 3", "line 4"]);
+    s.mark_retry(ids[0], "disconnected", now + Duration::seconds(5))
+        .await
+        .expect("retry");
+    s.mark_failed(ids[1], "no such channel")
+        .await
+        .expect("fail");
+    s.mark_sent(ids[2], "remote-2", None, now)
+        .await
+        .expect("sent");
+    let d0 = s.delivery(ids[0]).await.expect("read").expect("exists");
+    assert_eq!(d0.attempts, 1);
+    assert_eq!(d0.last_error.as_deref(), Some("disconnected"));
+    assert_eq!(d0.status, DeliveryStatus::Pending);
+    let d1 = s.delivery(ids[1]).await.expect("read").expect("exists");
+    assert_eq!(d1.status, DeliveryStatus::Failed);
+    let d2 = s.delivery(ids[2]).await.expect("read").expect("exists");
+    assert_eq!(d2.remote_id.as_deref(), Some("remote-2"));
+    assert_eq!(s.pending_deliveries("irc", 100).await.expect("p").len(), 3);
+}
+
+async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("timers"))
+        .await
+        .expect("insert");
+    let base = at("2026-11-24T15:00:00Z");
+    for (kind, min) in [
+        ("ack_reminder", 7),
+        ("ack_reminder", 12),
+        ("ack_breach", 15),
+    ] {
+        tx.add_timer(&NewTimer {
+            incident_id: Some(inc.id.0),
+            kind: kind.into(),
+            due_at: base + Duration::minutes(min),
+            payload: String::new(),
+        })
+        .await
+        .expect("timer");
+    }
+    tx.commit().await.expect("commit");
+    assert_eq!(
+        s.next_timer_due().await.expect("next"),
+        Some(base + Duration::minutes(7))
+    );
+    let mut tx = s.begin().await.expect("begin");
+    let due = tx
+        .claim_due_timers(base + Duration::minutes(8), 10)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1);
+    tx.mark_timer_fired(due[0].id, base + Duration::minutes(8), 60_000)
+        .await
+        .expect("fired");
+    assert_eq!(
+        tx.cancel_timers(inc.id.0, &["ack_breach"])
+            .await
+            .expect("cancel"),
+        1
+    );
+    tx.commit().await.expect("commit");
+    let mut tx = s.begin().await.expect("begin");
+    let left = tx.pending_timers(Some(inc.id.0)).await.expect("pending");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].new.due_at, base + Duration::minutes(12));
+    assert!(
+        tx.claim_due_timers(base + Duration::minutes(8), 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+async fn timeline_keeps_utc_instants(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("timeline"))
+        .await
+        .expect("insert");
+    let ev = TimelineEvent {
+        incident: inc.id,
+        // The repeated 01:30 hour of 2026-11-01 in New York, second pass (EST).
+        at: at("2026-11-01T06:30:00Z"),
+        kind: "ack".into(),
+        actor: "bob".into(),
+        source: Source {
+            platform: "irc".into(),
+            channel: "#ops".into(),
+            user: "bob".into(),
+            message_id: "abc".into(),
+        },
+        detail: "within SLA".into(),
+    };
+    tx.add_timeline(&ev).await.expect("add");
+    assert!(tx.has_timeline(inc.id.0, "ack").await.expect("has"));
+    assert!(!tx.has_timeline(inc.id.0, "resolved").await.expect("has"));
+    let back = tx.timeline(inc.id.0).await.expect("read");
+    assert_eq!(back, vec![ev]);
+}
+
+macro_rules! suite {
+    ($($name:ident),*) => {
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let (s, _dir) = super::sqlite().await;
+                super::$name(s).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                if let Some(s) = super::postgres().await {
+                    super::$name(s).await;
+                }
+            })*
+        }
+    };
+}
+
+suite!(
+    incidents_roundtrip_with_optimistic_versions,
+    rollback_keeps_nothing,
+    messages_dedupe_and_threads_resolve,
+    outbox_order_retry_and_failure,
+    timers_claim_cancel_and_fire_once,
+    timeline_keeps_utc_instants
+);
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_clear_error() {
+    let err = flare::store::open("postgres://flare@127.0.0.1:1/none", 1)
+        .await
+        .err()
+        .expect("must fail");
+    assert!(err.to_string().contains("database error"), "{err}");
+    let err = flare::store::open("mysql://x", 1)
+        .await
+        .err()
+        .expect("must fail");
+    assert!(
+        err.to_string()
+            .contains("must start with sqlite: or postgres://"),
+        "{err}"
+    );
+}
