@@ -321,6 +321,22 @@ async fn a_send_retried_after_a_timeout_posts_once() {
         .collect();
     assert_eq!(copies.len(), 1, "posted exactly once");
     assert_eq!(copies[0].id, second.remote_id);
+
+    // Whatever the wording of the refusal, a retry whose message is already there succeeds.
+    fake.set_generic_duplicate_error(true);
+    let third = rc.adapter.send(&msg).await.expect("still a success");
+    assert_eq!(third.remote_id, second.remote_id);
+    // A real refusal of another message is not mistaken for success.
+    let other = outbound(43, "unknownRoomId", Style::Announcement, "x");
+    let res = rc.adapter.send(&other).await;
+    assert!(matches!(res, Err(SendError::Permanent(_))), "{res:?}");
+    assert_eq!(
+        fake.messages("ops")
+            .iter()
+            .filter(|m| m.msg == "maintenance at 22:00")
+            .count(),
+        1
+    );
     fake.assert_no_violations();
     rc.task.abort();
 }

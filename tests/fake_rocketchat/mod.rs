@@ -70,6 +70,8 @@ struct Store {
     forced_429: u32,
     rate_limited: u32,
     send_delay: Option<Duration>,
+    /// Answer a taken `_id` with a generic error instead of Mongo's duplicate key text.
+    generic_duplicate_error: bool,
     calls: HashMap<String, u32>,
     next_id: u64,
     last_ts_ms: i64,
@@ -262,6 +264,7 @@ impl FakeRocketChat {
             forced_429: 0,
             rate_limited: 0,
             send_delay: None,
+            generic_duplicate_error: false,
             calls: HashMap::new(),
             next_id: 0,
             last_ts_ms: 0,
@@ -459,6 +462,11 @@ impl FakeRocketChat {
 
     pub fn calls(&self, endpoint: &str) -> u32 {
         self.store().calls.get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// A taken `_id` is refused with a generic error rather than the duplicate key text.
+    pub fn set_generic_duplicate_error(&self, on: bool) {
+        self.store().generic_duplicate_error = on;
     }
 
     /// `chat.sendMessage` stores and broadcasts at once, but answers only after `delay`.
@@ -844,6 +852,12 @@ fn handle(
                 return error(StatusCode::BAD_REQUEST, "error-invalid-message", None);
             }
             let id = match m["_id"].as_str() {
+                Some(_)
+                    if s.index.contains_key(m["_id"].as_str().unwrap_or_default())
+                        && s.generic_duplicate_error =>
+                {
+                    return error(StatusCode::BAD_REQUEST, "error-invalid-params", None);
+                }
                 Some(id) if s.index.contains_key(id) => {
                     // Mongo's unique index on _id: Rocket.Chat passes the error through.
                     return error(
@@ -949,6 +963,26 @@ fn handle(
                     )
                 }
                 _ => error(StatusCode::BAD_REQUEST, "error-invalid-message", None),
+            }
+        }
+        "chat.getMessage" => {
+            if !expect(s, Method::GET) {
+                return error(StatusCode::BAD_REQUEST, "wrong method", None);
+            }
+            let Some(mid) = query.get("msgId") else {
+                s.violation("chat.getMessage without msgId");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "The \"msgId\" query parameter must be provided.",
+                    None,
+                );
+            };
+            match s.index.get(mid).and_then(|i| s.messages.get(*i)) {
+                Some(m) if m.deleted_at.is_none() => (
+                    StatusCode::OK,
+                    json!({"message": m.to_json(false), "success": true}),
+                ),
+                _ => error(StatusCode::BAD_REQUEST, "Message not found", None),
             }
         }
         "chat.syncMessages" => {

@@ -690,6 +690,21 @@ impl RocketChatAdapter {
         }
     }
 
+    /// Whether the message with this id exists and is the bot's own.
+    async fn already_posted(&self, id: &str) -> bool {
+        let Some(bot) = self.bot().or(self.identify().await.ok()) else {
+            return false;
+        };
+        match self
+            .rest
+            .get("chat.getMessage", &[("msgId", id.to_string())])
+            .await
+        {
+            Ok(v) => v["message"]["u"]["_id"].as_str() == Some(bot.user_id.as_str()),
+            Err(_) => false,
+        }
+    }
+
     fn outbound_text(&self, msg: &Outbound) -> String {
         let mut text = text::neutralise_mentions(&msg.text);
         if msg.style == Style::Mirror
@@ -808,6 +823,12 @@ impl ChatAdapter for RocketChatAdapter {
                 // The id is ours and deterministic: it exists because an earlier attempt
                 // of this very delivery got through.
                 Err(e) if is_duplicate_id(&e) => id.clone(),
+                // Whatever the server's wording for a taken id, our message being there
+                // already means an earlier attempt got through.
+                Err(e @ RestError::Rejected { .. }) if self.already_posted(&id).await => {
+                    tracing::debug!(platform = %self.cfg.name, "send refused ({e}) but already posted");
+                    id.clone()
+                }
                 Err(e) => return Err(self.send_error(e, &msg.channel)),
             };
             if sent_id != id
