@@ -726,3 +726,68 @@ announce = true
     fake.assert_no_violations();
     flare.running.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn all_rooms_listens_everywhere_and_long_text_is_split() {
+    let fake = FakeRocketChat::start().await;
+    let mut cfg = config(&fake.url(), "rc", &["ops"]);
+    cfg.all_rooms = true;
+    let mut rc = start(cfg);
+    fake.wait_subscribed(1).await;
+
+    fake.post_as("alice", "general", "@flare status", None);
+    let ev = next(&mut rc.rx).await;
+    assert_eq!(
+        ev.channel, "GENERAL",
+        "rooms that are not configured go by room id"
+    );
+    assert_eq!(ev.text, "!incident status");
+    fake.post_as("alice", "ops", "in ops", None);
+    assert_eq!(next(&mut rc.rx).await.channel, "ops");
+
+    // Replies go back by room id.
+    rc.adapter
+        .send(&outbound(1, "GENERAL", Style::Reply, "no open incidents"))
+        .await
+        .expect("sent");
+    assert!(
+        fake.messages("general")
+            .iter()
+            .any(|m| m.msg == "no open incidents")
+    );
+
+    // 12,000 characters: three messages within Message_MaxAllowedSize, one delivery.
+    let long = "status line of a very long postmortem\n".repeat(320);
+    let sent = rc
+        .adapter
+        .send(&outbound(2, "ops", Style::Announcement, &long))
+        .await
+        .expect("sent");
+    let parts: Vec<_> = fake
+        .messages("ops")
+        .into_iter()
+        .filter(|m| m.msg.starts_with("status line"))
+        .collect();
+    assert_eq!(parts.len(), 3);
+    assert_eq!(parts[0].id, sent.remote_id);
+    let total: usize = parts.iter().map(|m| m.msg.len()).sum();
+    assert!(
+        total >= long.trim_end().len() - 4,
+        "nothing lost in splitting"
+    );
+    // Retrying the whole delivery posts nothing new.
+    rc.adapter
+        .send(&outbound(2, "ops", Style::Announcement, &long))
+        .await
+        .expect("retry is a success");
+    assert_eq!(
+        fake.messages("ops")
+            .iter()
+            .filter(|m| m.msg.starts_with("status line"))
+            .count(),
+        3
+    );
+    assert_quiet(&mut rc.rx, Duration::from_millis(200)).await;
+    fake.assert_no_violations();
+    rc.task.abort();
+}
