@@ -87,7 +87,11 @@ pub async fn start(
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(4096);
     let stats = Arc::new(Stats::default());
     let mut tasks = Vec::new();
-    let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
+    let engine_task = tokio::spawn(engine_loop(
+        engine.clone(),
+        inbound_rx,
+        inbound_tx.downgrade(),
+    ));
     for adapter in &adapters {
         let worker = Worker {
             store: store.clone(),
@@ -133,12 +137,39 @@ pub async fn start(
 
 /// Handles inbound events one at a time, in arrival order. A database that is briefly
 /// unavailable is retried so no event is dropped for it.
-async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) {
+async fn engine_loop(
+    engine: Arc<Engine>,
+    mut inbound: mpsc::Receiver<Inbound>,
+    requeue: mpsc::WeakSender<Inbound>,
+) {
+    // Replies whose thread root is still being sent, with how often each was tried.
+    let mut waiting: std::collections::HashMap<String, u32> = Default::default();
     while let Some(ev) = inbound.recv().await {
         let mut wait = Duration::from_millis(100);
         for attempt in 1.. {
             match engine.handle(&ev).await {
+                Ok(outcome) if outcome.decision == crate::engine::Decision::UnknownThread => {
+                    let key = format!("{}/{}/{}", ev.platform, ev.channel, ev.message_id);
+                    let tries = waiting.entry(key.clone()).or_insert(0);
+                    *tries += 1;
+                    if *tries <= 50 {
+                        if let Some(tx) = requeue.upgrade() {
+                            let ev = ev.clone();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                                let _ = tx.send(ev).await;
+                            });
+                        }
+                    } else {
+                        waiting.remove(&key);
+                    }
+                    break;
+                }
                 Ok(outcome) => {
+                    if !waiting.is_empty() {
+                        waiting
+                            .remove(&format!("{}/{}/{}", ev.platform, ev.channel, ev.message_id));
+                    }
                     tracing::debug!(platform = %ev.platform, channel = %ev.channel, decision = ?outcome.decision, deliveries = outcome.deliveries, "handled");
                     break;
                 }

@@ -39,6 +39,9 @@ pub enum EngineError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Ignored,
+    /// A reply in a thread Flare does not know yet, while a thread root on that channel is
+    /// still being sent: the caller should try the event again shortly.
+    UnknownThread,
     Duplicate,
     Usage,
     Refused,
@@ -199,7 +202,11 @@ impl Engine {
             out.count,
             out.timers_added,
         );
-        if matches!(decision, Decision::Ignored | Decision::Duplicate) && count == 0 {
+        if matches!(
+            decision,
+            Decision::Ignored | Decision::Duplicate | Decision::UnknownThread
+        ) && count == 0
+        {
             drop(tx);
         } else {
             tx.commit().await?;
@@ -263,6 +270,14 @@ impl Engine {
     async fn message(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
         let parsed = command::parse(&ctx.ev.text);
         if parsed == Parsed::NotACommand && ctx.thread_incident.is_none() {
+            if ctx.ev.thread.is_some()
+                && out
+                    .tx
+                    .thread_root_in_flight(&ctx.ev.platform, &ctx.ev.channel)
+                    .await?
+            {
+                return Ok(Decision::UnknownThread);
+            }
             return Ok(Decision::Ignored);
         }
         let Some(msg_id) = out

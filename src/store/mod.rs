@@ -245,6 +245,8 @@ pub trait Tx: Send {
         thread_ref: &str,
     ) -> Result<Option<i64>>;
     async fn threads(&mut self, incident_id: i64) -> Result<Vec<ThreadRow>>;
+    /// True while a thread root on this channel is queued but not sent (its id is unknown).
+    async fn thread_root_in_flight(&mut self, platform: &str, channel: &str) -> Result<bool>;
     async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()>;
 
     async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64>;

@@ -403,6 +403,19 @@ macro_rules! sql_backend {
                     .collect()
             }
 
+            async fn thread_root_in_flight(&mut self, platform: &str, channel: &str) -> Result<bool> {
+                let row = sqlx::query(
+                    "SELECT t.incident_id FROM threads t JOIN deliveries d ON d.id = t.root_delivery_id \
+                     WHERE t.platform = $1 AND t.channel = $2 AND t.thread_ref IS NULL \
+                     AND d.status = 'pending' LIMIT 1",
+                )
+                .bind(platform)
+                .bind(channel)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+                Ok(row.is_some())
+            }
+
             async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO threads (incident_id, platform, channel, root_delivery_id, \

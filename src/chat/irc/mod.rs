@@ -1,77 +1,502 @@
-//! IRC adapter (issue 3). Placeholder config until the adapter lands.
+//! IRC adapter: one [`IrcAdapter`] per configured network.
+//!
+//! `run` owns the connection (see `conn`); `send` renders, splits and rate-limits lines and
+//! hands them to the live connection's writer.
 
-use serde::Deserialize;
+pub mod config;
+mod conn;
+pub mod flood;
+pub mod message;
+pub mod register;
+pub mod split;
 
-use crate::chat::{ChannelRole, PlatformKind};
-use crate::config::{ChannelConfig, Problem};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
-pub struct IrcConfig {
-    pub name: String,
-    pub server: String,
-    pub port: Option<u16>,
-    pub tls: bool,
-    pub nick: String,
-    pub channels: Vec<ChannelConfig>,
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent, Style};
+use crate::config::Problem;
+
+pub use config::{IrcChannelConfig, IrcConfig, ThreadMode};
+use config::{Resolved, is_valid_channel};
+use flood::TokenBucket;
+use message::Message;
+use split::{defang, neutralise_nicks, safe_lines, split_to_budget};
+
+/// How long `send` waits for a JOIN it needs, or for the echo of a thread root.
+const JOIN_WAIT: Duration = Duration::from_secs(10);
+const ECHO_WAIT: Duration = Duration::from_secs(3);
+
+/// Nick comparison per the server's CASEMAPPING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CaseMap {
+    Ascii,
+    Rfc1459,
 }
 
-impl IrcConfig {
-    pub fn validate(&self, key: &str, problems: &mut Vec<Problem>) {
-        if self.server.is_empty() {
-            problems.push(Problem {
-                key: format!("{key}.server"),
-                reason: "required".into(),
-            });
-        }
-    }
-
-    pub fn channel_roles(&self) -> Vec<ChannelRole> {
-        self.channels
-            .iter()
-            .map(|c| ChannelRole {
-                platform: self.name.clone(),
-                kind: PlatformKind::Irc,
-                channel: c.id.clone(),
-                incident: c.incident,
-                announce: c.announce,
+impl CaseMap {
+    pub(crate) fn fold(self, s: &str) -> String {
+        s.chars()
+            .map(|c| match (self, c) {
+                (CaseMap::Rfc1459, '[') => '{',
+                (CaseMap::Rfc1459, ']') => '}',
+                (CaseMap::Rfc1459, '\\') => '|',
+                (CaseMap::Rfc1459, '~') => '^',
+                (_, c) => c.to_ascii_lowercase(),
             })
             .collect()
     }
 }
 
-/// Placeholder until the adapter lands: refuses to start.
-pub struct IrcAdapter {
-    config: IrcConfig,
+/// A line for the writer; `done` fires once it is written to the socket.
+pub(crate) struct Outgoing {
+    pub line: String,
+    pub done: Option<oneshot::Sender<()>>,
 }
 
-impl IrcAdapter {
-    pub fn new(config: IrcConfig) -> anyhow::Result<IrcAdapter> {
-        Ok(IrcAdapter { config })
+pub(crate) struct Joined {
+    pub members: HashSet<String>,
+}
+
+pub(crate) struct EchoWaiter {
+    pub target: String,
+    pub text: String,
+    pub tx: oneshot::Sender<String>,
+}
+
+/// What `send` and the connection loop share. Held only briefly, never across an await.
+pub(crate) struct State {
+    /// The live, registered connection's writer.
+    pub link: Option<mpsc::UnboundedSender<Outgoing>>,
+    pub nick: String,
+    /// Our `nick!user@host` as others see it.
+    pub mask: Option<String>,
+    pub linelen: usize,
+    pub casemap: CaseMap,
+    pub chantypes: String,
+    pub caps: HashSet<String>,
+    /// Joined channels by folded name.
+    pub joined: HashMap<String, Joined>,
+    pub join_waiters: HashMap<String, Vec<oneshot::Sender<Result<(), String>>>>,
+    pub echo_waiters: VecDeque<EchoWaiter>,
+    /// Incident channel (folded) -> the channel it was announced in.
+    pub incident_channels: HashMap<String, String>,
+    /// (folded channel, incident) -> thread root id returned for it.
+    pub roots: HashMap<(String, i64), String>,
+    pub seq: u64,
+}
+
+impl State {
+    fn new(nick: &str) -> State {
+        State {
+            link: None,
+            nick: nick.to_string(),
+            mask: None,
+            linelen: 512,
+            casemap: CaseMap::Rfc1459,
+            chantypes: "#&".into(),
+            caps: HashSet::new(),
+            joined: HashMap::new(),
+            join_waiters: HashMap::new(),
+            echo_waiters: VecDeque::new(),
+            incident_channels: HashMap::new(),
+            roots: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    pub(crate) fn fold(&self, s: &str) -> String {
+        self.casemap.fold(s)
+    }
+
+    pub(crate) fn is_channel(&self, s: &str) -> bool {
+        s.starts_with(|c: char| self.chantypes.contains(c))
+    }
+
+    /// Forgets everything tied to a connection that is gone.
+    pub(crate) fn disconnected(&mut self) {
+        self.link = None;
+        self.joined.clear();
+        self.join_waiters.clear();
+        self.echo_waiters.clear();
+        self.caps.clear();
     }
 }
 
-#[async_trait::async_trait]
-impl crate::chat::ChatAdapter for IrcAdapter {
+/// One IRC network.
+pub struct IrcAdapter {
+    cfg: IrcConfig,
+    resolved: Resolved,
+    state: Mutex<State>,
+    /// Serialises sends (lines of one message stay together) and holds the flood bucket.
+    sender: tokio::sync::Mutex<TokenBucket>,
+}
+
+impl IrcAdapter {
+    /// Checks the config and resolves secrets; no I/O beyond reading `*_file` secrets.
+    pub fn new(cfg: IrcConfig) -> anyhow::Result<IrcAdapter> {
+        let mut problems: Vec<Problem> = Vec::new();
+        let key = format!("irc `{}`", cfg.name);
+        let resolved = cfg.resolve(&key, &mut problems);
+        let Some(resolved) = resolved else {
+            let list: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            anyhow::bail!("invalid IRC config: {}", list.join("; "));
+        };
+        Ok(IrcAdapter {
+            state: Mutex::new(State::new(&cfg.nick)),
+            sender: tokio::sync::Mutex::new(TokenBucket::new(cfg.lines_per_second, cfg.burst)),
+            resolved,
+            cfg,
+        })
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another task panicked mid-update; the data is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The nick Flare currently has on this network.
+    pub fn current_nick(&self) -> String {
+        self.state().nick.clone()
+    }
+
+    /// Whether Flare is registered and connected right now.
+    pub fn is_connected(&self) -> bool {
+        self.state().link.is_some()
+    }
+
+    /// Whether Flare is in `channel` right now.
+    pub fn is_joined(&self, channel: &str) -> bool {
+        let st = self.state();
+        st.joined.contains_key(&st.fold(channel))
+    }
+
+    pub(crate) fn channel_config(&self, channel: &str) -> Option<&IrcChannelConfig> {
+        let cm = self.state().casemap;
+        let f = cm.fold(channel);
+        self.cfg.channels.iter().find(|c| cm.fold(&c.id) == f)
+    }
+
+    pub(crate) fn incident_channel_name(&self, n: i64) -> String {
+        format!("#{}-inc-{n}", self.cfg.incident_channel_prefix)
+    }
+
+    /// `#flare-inc-7` -> 7.
+    pub(crate) fn incident_of_channel(&self, channel: &str) -> Option<i64> {
+        let head = format!("#{}-inc-", self.cfg.incident_channel_prefix);
+        let c = channel.to_ascii_lowercase();
+        c.strip_prefix(&head.to_ascii_lowercase())
+            .and_then(|n| n.parse::<i64>().ok())
+            .filter(|n| *n > 0)
+    }
+
+    pub(crate) fn synth_id(&self) -> String {
+        let mut st = self.state();
+        st.seq += 1;
+        format!(
+            "{}-{}-{}",
+            self.cfg.name,
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+            st.seq
+        )
+    }
+
+    fn not_connected(&self) -> SendError {
+        SendError::Retry {
+            after: None,
+            reason: format!("not connected to IRC network `{}`", self.cfg.name),
+        }
+    }
+
+    fn link(&self) -> Result<mpsc::UnboundedSender<Outgoing>, SendError> {
+        self.state()
+            .link
+            .clone()
+            .ok_or_else(|| self.not_connected())
+    }
+
+    /// Makes sure Flare is in `channel`, joining it if needed.
+    async fn ensure_joined(&self, channel: &str) -> Result<(), SendError> {
+        let rx = {
+            let mut st = self.state();
+            let f = st.fold(channel);
+            if st.joined.contains_key(&f) {
+                return Ok(());
+            }
+            let link = st.link.clone().ok_or_else(|| self.not_connected())?;
+            let (tx, rx) = oneshot::channel();
+            let first = !st.join_waiters.contains_key(&f);
+            st.join_waiters.entry(f).or_default().push(tx);
+            if first {
+                let key = self
+                    .cfg
+                    .channels
+                    .iter()
+                    .find(|c| st.casemap.fold(&c.id) == st.fold(channel))
+                    .and_then(|c| c.key.clone());
+                let line = match key {
+                    Some(k) => Message::new("JOIN", &[channel, &k]).to_string(),
+                    None => Message::new("JOIN", &[channel]).to_string(),
+                };
+                let _ = link.send(Outgoing { line, done: None });
+            }
+            rx
+        };
+        match tokio::time::timeout(JOIN_WAIT, rx).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(why))) => Err(SendError::Permanent(format!(
+                "cannot join {channel} on IRC network `{}`: {why}",
+                self.cfg.name
+            ))),
+            Ok(Err(_)) => Err(self.not_connected()),
+            Err(_) => Err(SendError::Retry {
+                after: None,
+                reason: format!("no answer to JOIN {channel} on `{}`", self.cfg.name),
+            }),
+        }
+    }
+
+    /// The payload bytes left on a `cmd target :` line after our own prefix.
+    fn budget(&self, cmd: &str, target: &str) -> usize {
+        let st = self.state();
+        let mask_len = st
+            .mask
+            .as_ref()
+            .map(String::len)
+            // Unknown user@host: assume the longest usual USERLEN (10) and HOSTLEN (64).
+            .unwrap_or(st.nick.len() + 1 + 10 + 1 + 64);
+        let overhead = 2 + (1 + mask_len + 1) + (cmd.len() + 1 + target.len() + 2);
+        st.linelen.saturating_sub(overhead).max(16)
+    }
+
+    /// Writes lines in order through the flood bucket (`bucket` is the held send lock); returns
+    /// once the last is on the socket.
+    async fn write_lines(
+        &self,
+        bucket: &mut TokenBucket,
+        lines: Vec<String>,
+    ) -> Result<(), SendError> {
+        let n = lines.len();
+        let mut last_done = None;
+        for (i, line) in lines.into_iter().enumerate() {
+            bucket.take().await;
+            let link = self.link()?;
+            let (done, rx) = if i + 1 == n {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            } else {
+                (None, None)
+            };
+            link.send(Outgoing { line, done })
+                .map_err(|_| self.not_connected())?;
+            last_done = rx;
+        }
+        if let Some(rx) = last_done {
+            match tokio::time::timeout(Duration::from_secs(30), rx).await {
+                Ok(Ok(())) => {}
+                _ => return Err(self.not_connected()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders one message to `target` as full IRC lines (without CR LF).
+    fn render(&self, msg: &Outbound, target: &str, incident_tag: Option<i64>) -> Vec<String> {
+        let cmd = if msg.style == Style::Reminder {
+            "NOTICE"
+        } else {
+            "PRIVMSG"
+        };
+        let (is_nick, members_known, tags) = {
+            let st = self.state();
+            let f = st.fold(target);
+            // A thread root that is a msgid: mark the line as a reply for clients that thread.
+            let tags = match msg.thread.as_deref() {
+                Some(t)
+                    if st.caps.contains("message-tags")
+                        && !t.starts_with("INC-")
+                        && !is_valid_channel(t)
+                        && !t.is_empty()
+                        && t.len() <= 128 =>
+                {
+                    let t = message::escape_tag(t);
+                    format!("@+draft/reply={t};+reply={t} ")
+                }
+                _ => String::new(),
+            };
+            let members = st
+                .joined
+                .get(&f)
+                .map(|j| j.members.clone())
+                .unwrap_or_default();
+            (members, st.casemap, tags)
+        };
+        let neutral = |t: &str| neutralise_nicks(t, |w| is_nick.contains(&members_known.fold(w)));
+        let mut line_prefix = String::new();
+        if let Some(n) = incident_tag {
+            line_prefix.push_str(&format!("[INC-{n}] "));
+        }
+        if msg.style == Style::Mirror
+            && let Some(a) = &msg.author
+        {
+            let a: String = safe_lines(a).join(" ").chars().take(64).collect();
+            line_prefix.push_str(&defang(&a));
+            line_prefix.push(' ');
+        }
+        let mut body = String::new();
+        for m in &msg.mentions {
+            if let Some(nick) = safe_lines(m).first() {
+                body.push_str(&nick.replace(' ', ""));
+                body.push_str(": ");
+            }
+        }
+        // IRC cannot delete: say so, without repeating what was deleted.
+        let text_lines = if msg.delete_of.is_some() {
+            vec!["(message deleted)".to_string()]
+        } else {
+            if msg.edit_of.is_some() {
+                body.push_str("(edited) ");
+            }
+            safe_lines(&msg.text)
+        };
+        let budget = self
+            .budget(cmd, target)
+            .saturating_sub(line_prefix.len())
+            .max(16);
+        let mut out = Vec::new();
+        let mut first = true;
+        for tl in text_lines {
+            let mut payload = neutral(&tl);
+            if first {
+                payload = format!("{body}{payload}");
+                first = false;
+            }
+            for piece in split_to_budget(&payload, budget) {
+                out.push(format!("{tags}{cmd} {target} :{line_prefix}{piece}"));
+            }
+        }
+        if out.is_empty() && !body.trim().is_empty() {
+            out.push(format!(
+                "{tags}{cmd} {target} :{line_prefix}{}",
+                body.trim_end()
+            ));
+        }
+        out
+    }
+
+    async fn send_inner(&self, msg: &Outbound) -> Result<Sent, SendError> {
+        if !is_valid_channel(&msg.channel) {
+            return Err(SendError::Permanent(format!(
+                "`{}` is not an IRC channel",
+                msg.channel
+            )));
+        }
+        let mut bucket = self.sender.lock().await;
+        self.link()?;
+        let mode = self
+            .channel_config(&msg.channel)
+            .map(|c| c.thread)
+            .unwrap_or_default();
+        let thread_incident = msg
+            .thread
+            .as_deref()
+            .and_then(|t| t.strip_prefix("INC-"))
+            .and_then(|n| n.parse::<i64>().ok());
+        let incident = msg.incident.or(thread_incident);
+
+        // Channel mode: a thread root opens the incident's own channel.
+        if msg.style == Style::ThreadRoot
+            && mode == ThreadMode::Channel
+            && let Some(n) = incident
+        {
+            let inc = self.incident_channel_name(n);
+            {
+                let mut st = self.state();
+                let f = st.fold(&inc);
+                st.incident_channels.insert(f, msg.channel.clone());
+            }
+            self.ensure_joined(&inc).await?;
+            self.ensure_joined(&msg.channel).await?;
+            let mut lines = self.render(msg, &inc, None);
+            let mut announce = msg.clone();
+            announce.mentions.clear();
+            announce.text = format!("{} (discussion in {inc})", msg.text);
+            lines.extend(self.render(&announce, &msg.channel, None));
+            self.write_lines(&mut bucket, lines).await?;
+            return Ok(Sent {
+                remote_id: self.synth_id(),
+                thread: Some(inc),
+            });
+        }
+
+        let target = match msg.thread.as_deref() {
+            Some(t) if is_valid_channel(t) => t.to_string(),
+            _ => msg.channel.clone(),
+        };
+        let in_incident_channel = self.incident_of_channel(&target).is_some();
+        let tag = if in_incident_channel { None } else { incident };
+        self.ensure_joined(&target).await?;
+        let lines = self.render(msg, &target, tag);
+        if lines.is_empty() {
+            return Err(SendError::Permanent("nothing to send (empty text)".into()));
+        }
+        let echo = if msg.style == Style::ThreadRoot && self.state().caps.contains("echo-message") {
+            let (tx, rx) = oneshot::channel();
+            let text = lines[0]
+                .split_once(" :")
+                .map(|(_, t)| t.to_string())
+                .unwrap_or_default();
+            let mut st = self.state();
+            let target = st.fold(&target);
+            st.echo_waiters.push_back(EchoWaiter { target, text, tx });
+            Some(rx)
+        } else {
+            None
+        };
+        self.write_lines(&mut bucket, lines).await?;
+        let echoed = match echo {
+            Some(rx) => tokio::time::timeout(ECHO_WAIT, rx)
+                .await
+                .ok()
+                .and_then(Result::ok),
+            None => None,
+        };
+        let remote_id = echoed.clone().unwrap_or_else(|| self.synth_id());
+        let thread = (msg.style == Style::ThreadRoot).then(|| {
+            let root = match (echoed, incident) {
+                (Some(id), _) => id,
+                (None, Some(n)) => format!("INC-{n}"),
+                (None, None) => remote_id.clone(),
+            };
+            if let Some(n) = incident {
+                let mut st = self.state();
+                let f = st.fold(&target);
+                st.roots.insert((f, n), root.clone());
+            }
+            root
+        });
+        Ok(Sent { remote_id, thread })
+    }
+}
+
+#[async_trait]
+impl ChatAdapter for IrcAdapter {
     fn name(&self) -> &str {
-        &self.config.name
+        &self.cfg.name
     }
 
     fn kind(&self) -> PlatformKind {
         PlatformKind::Irc
     }
 
-    async fn run(
-        self: std::sync::Arc<Self>,
-        _inbound: crate::chat::InboundSink,
-    ) -> anyhow::Result<()> {
-        anyhow::bail!("{}: this build has no adapter for it yet", self.config.name)
+    async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
+        conn::run(self, inbound).await
     }
 
-    async fn send(
-        &self,
-        _msg: &crate::chat::Outbound,
-    ) -> Result<crate::chat::Sent, crate::chat::SendError> {
-        Err(crate::chat::SendError::Permanent("no adapter".into()))
+    async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
+        self.send_inner(msg).await
     }
 }
