@@ -749,7 +749,7 @@ async fn long_text_is_split() {
 fn example_config_parses_and_missing_secrets_name_their_keys() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/config/slack.example.toml"
+        "/config/flare.example.toml"
     ))
     .expect("example config");
     let env = |pairs: &[(&str, &str)]| {

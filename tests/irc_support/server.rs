@@ -48,9 +48,20 @@ fn binary(name: &str) -> PathBuf {
     panic!("{name} is not installed (apt-get install -y ngircd inspircd)");
 }
 
+/// A port no other server of this test process was given, below the kernel's ephemeral
+/// range: a port the kernel hands out (`:0`) can be handed out again while a restart test has
+/// its server down, and two servers would then share it.
 pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 200) as u16 * 50;
+    for _ in 0..2_000 {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port");
 }
 
 impl TestServer {

@@ -329,8 +329,14 @@ mod tests {
 
     #[test]
     fn example_config_is_valid_and_complete() {
-        let text = include_str!("../../../config/irc.example.toml");
-        let c = Config::from_str_with_env(text, Vec::new()).expect("example config is valid");
+        let text = include_str!("../../../config/flare.example.toml");
+        let env = [
+            ("FLARE__SLACK__0__BOT_TOKEN", "xoxb-1"),
+            ("FLARE__SLACK__0__APP_TOKEN", "xapp-1"),
+            ("FLARE__ROCKETCHAT__0__TOKEN", "pat"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let c = Config::from_str_with_env(text, env).expect("example config is valid");
         let irc = &c.irc[0];
         assert_eq!(irc.effective_port(), 6697);
         assert_eq!(irc.channels[1].thread, super::ThreadMode::Channel);
