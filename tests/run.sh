@@ -73,4 +73,4 @@ if [ -z "${FLARE_TEST_DATABASE_URL:-}" ]; then
 fi
 
 # Benches run in their quick smoke mode under `cargo test` (they check for --bench).
-cargo test --all-targets --locked -- --test-threads="${FLARE_TEST_THREADS:-4}"
+cargo test --all-targets --locked --no-fail-fast -- --test-threads="${FLARE_TEST_THREADS:-4}"

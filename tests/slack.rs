@@ -763,6 +763,7 @@ fn example_config_parses_and_missing_secrets_name_their_keys() {
         env(&[
             ("FLARE__SLACK__0__BOT_TOKEN", "xoxb-1"),
             ("FLARE__SLACK__0__APP_TOKEN", "xapp-1"),
+            ("FLARE__ROCKETCHAT__0__TOKEN", "pat"),
         ]),
     )
     .expect("valid with tokens from the environment");
@@ -771,7 +772,7 @@ fn example_config_parses_and_missing_secrets_name_their_keys() {
         (s.mode, s.api_base.as_str(), s.broadcast_status_updates),
         (SlackMode::Socket, "https://slack.com/api/", true)
     );
-    assert_eq!(cfg.channel_roles()[0].channel, "C0123INCIDENTS");
+    assert_eq!(s.channel_roles()[0].channel, "C0123INCIDENTS");
     let err = flare::config::Config::from_str_with_env(
         &text.replace("mode = \"socket\"", "mode = \"http\""),
         env(&[]),
