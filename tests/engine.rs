@@ -241,10 +241,8 @@ async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
         ]
     );
     clock.advance(Duration::seconds(451));
-    assert_eq!(
-        f.running.engine.fire_due_timers(100).await.expect("fire"),
-        1
-    );
+    // The app's own scheduler task may fire it first; either way it fires once.
+    f.running.engine.fire_due_timers(100).await.expect("fire");
     f.expect_console(
         "NOTICE ⏰ INC-1 [SEV2 investigating] Payments failing is not acknowledged: 7m 30s left",
         1,
@@ -254,10 +252,11 @@ async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
     f.type_lines(&["/user bob", "!inc ack INC-1"]).await;
     f.expect_console("acknowledged by bob", 1).await;
     clock.advance(Duration::minutes(10));
-    assert_eq!(
-        f.running.engine.fire_due_timers(100).await.expect("fire"),
-        0
-    );
+    f.running.engine.fire_due_timers(100).await.expect("fire");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // No reminder or breach after the ack.
+    assert_eq!(f.console_out.text().matches("⏰").count(), 1);
+    assert!(!f.console_out.text().contains("ack SLA breached"));
     let left = f
         .running
         .store
@@ -283,10 +282,8 @@ async fn after_hours_incidents_get_the_long_window_and_breach_posts() {
     let out = f.expect_console("Opened INC-1", 1).await;
     assert!(out.contains("(weekend), acknowledge by 12:00 EST"), "{out}");
     clock.advance(Duration::minutes(61));
-    assert_eq!(
-        f.running.engine.fire_due_timers(100).await.expect("fire"),
-        3
-    );
+    // The app's own scheduler task may fire some first; either way each fires once.
+    f.running.engine.fire_due_timers(100).await.expect("fire");
     let out = f.expect_console("ack SLA breached", 1).await;
     assert_eq!(out.matches("⏰").count(), 2, "{out}");
     f.type_lines(&["!inc show INC-1"]).await;
