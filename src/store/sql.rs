@@ -249,7 +249,8 @@ macro_rules! sql_backend {
 
             async fn open_incidents(&mut self) -> Result<Vec<Incident>> {
                 let q = format!(
-                    "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status <> 'resolved' ORDER BY id"
+                    "SELECT {INCIDENT_COLUMNS} FROM incidents \
+                     WHERE status IN ('investigating', 'identified', 'monitoring') ORDER BY id"
                 );
                 let rows = sqlx::query(&q).fetch_all(&mut *self.tx).await?;
                 rows.iter().map(incident_from_row).collect()
@@ -517,30 +518,42 @@ macro_rules! sql_backend {
             }
 
             async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64> {
-                let mut n = 0;
-                for kind in kinds {
-                    n += sqlx::query(
-                        "UPDATE timers SET state = 'cancelled' \
-                         WHERE incident_id = $1 AND kind = $2 AND state = 'pending'",
-                    )
-                    .bind(incident_id)
-                    .bind(*kind)
-                    .execute(&mut *self.tx)
-                    .await?
-                    .rows_affected();
+                if kinds.is_empty() {
+                    return Ok(0);
                 }
-                Ok(n)
+                // One statement for all kinds: every statement is a round trip to the driver.
+                let placeholders: Vec<String> =
+                    (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+                let q = format!(
+                    "UPDATE timers SET state = 'cancelled' WHERE incident_id = $1 \
+                     AND state = 'pending' AND kind IN ({})",
+                    placeholders.join(", ")
+                );
+                let mut query = sqlx::query(&q).bind(incident_id);
+                for kind in kinds {
+                    query = query.bind(*kind);
+                }
+                Ok(query.execute(&mut *self.tx).await?.rows_affected())
             }
 
             async fn pending_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>> {
-                let q = format!(
-                    "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' \
-                     AND ($1 IS NULL OR incident_id = $1) ORDER BY due_at, id"
-                );
-                let rows = sqlx::query(&q)
-                    .bind(incident_id)
-                    .fetch_all(&mut *self.tx)
-                    .await?;
+                // Two statements rather than `$1 IS NULL OR ...`, which SQLite cannot index.
+                let rows = match incident_id {
+                    Some(id) => {
+                        let q = format!(
+                            "SELECT {TIMER_COLUMNS} FROM timers WHERE incident_id = $1 \
+                             AND state = 'pending' ORDER BY due_at, id"
+                        );
+                        sqlx::query(&q).bind(id).fetch_all(&mut *self.tx).await?
+                    }
+                    None => {
+                        let q = format!(
+                            "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' \
+                             ORDER BY due_at, id"
+                        );
+                        sqlx::query(&q).fetch_all(&mut *self.tx).await?
+                    }
+                };
                 rows.iter().map(timer_from_row).collect()
             }
 
