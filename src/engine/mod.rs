@@ -136,7 +136,17 @@ pub(crate) struct Outbox<'t> {
     timers_added: bool,
 }
 
-impl Outbox<'_> {
+impl<'t> Outbox<'t> {
+    fn new(tx: &'t mut Box<dyn Tx>, now: DateTime<Utc>) -> Self {
+        Outbox {
+            tx,
+            now,
+            platforms: HashSet::new(),
+            count: 0,
+            timers_added: false,
+        }
+    }
+
     async fn push(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
         let id = self.tx.enqueue(&d, self.now).await?;
         self.platforms.insert(d.platform);
@@ -192,13 +202,7 @@ impl Engine {
     async fn handle_once(&self, ev: &Inbound) -> Result<Outcome, EngineError> {
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
-        let mut out = Outbox {
-            tx: &mut tx,
-            now,
-            platforms: HashSet::new(),
-            count: 0,
-            timers_added: false,
-        };
+        let mut out = Outbox::new(&mut tx, now);
         let decision = self.decide(ev, &mut out).await?;
         let (platforms, count, timers) = (
             std::mem::take(&mut out.platforms),

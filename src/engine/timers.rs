@@ -2,8 +2,6 @@
 //! nudges, rotation handoffs and cron announcements. Each timer is marked fired in the same
 //! transaction that queues its messages (and re-arms it, for recurring ones).
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Ctx, Engine, EngineError, Outbox, render};
@@ -48,13 +46,7 @@ impl Engine {
     pub async fn fire_due_timers(&self, limit: i64) -> Result<usize, EngineError> {
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
-        let mut out = Outbox {
-            tx: &mut tx,
-            now,
-            platforms: HashSet::new(),
-            count: 0,
-            timers_added: false,
-        };
+        let mut out = Outbox::new(&mut tx, now);
         let timers = out.tx.claim_due_timers(now, limit).await?;
         for t in &timers {
             let late = now - t.new.due_at;
