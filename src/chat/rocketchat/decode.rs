@@ -9,6 +9,9 @@ use serde_json::Value;
 /// The fields of a Rocket.Chat message the adapter needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RcMessage {
+    /// Uploaded files and images (`attachments[].title_link`), as (title, link); links may be
+    /// relative to the server.
+    pub files: Vec<(String, String)>,
     pub id: String,
     pub rid: String,
     pub msg: String,
@@ -88,6 +91,19 @@ pub fn decode_message(v: &Value) -> Result<RcMessage, String> {
         name: str_field(u, "name"),
         tmid: str_field(v, "tmid"),
         t: str_field(v, "t"),
+        files: v
+            .get("attachments")
+            .and_then(Value::as_array)
+            .map(|atts| {
+                atts.iter()
+                    .filter_map(|a| {
+                        let link =
+                            str_field(a, "title_link").or_else(|| str_field(a, "image_url"))?;
+                        Some((str_field(a, "title").unwrap_or_else(|| "file".into()), link))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 
@@ -181,6 +197,21 @@ pub fn command_text(text: &str, bot_username: Option<&str>) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn uploads_are_kept_as_links() {
+        let m = decode_message(&json!({
+            "_id": "m1", "rid": "R1", "msg": "", "ts": {"$date": 1_700_000_000_000i64},
+            "u": {"_id": "U1", "username": "alice"},
+            "attachments": [{"title": "cpu.png", "title_link": "/file-upload/F1/cpu.png",
+                              "image_url": "/file-upload/F1/cpu.png"}, {"text": "quote"}]
+        }))
+        .expect("decodes");
+        assert_eq!(
+            m.files,
+            vec![("cpu.png".to_string(), "/file-upload/F1/cpu.png".to_string())]
+        );
+    }
 
     #[test]
     fn dates_in_both_encodings() {

@@ -621,7 +621,19 @@ impl RocketChatAdapter {
             Novelty::Edited => InboundKind::Edit,
             Novelty::Repeat => return None,
         };
-        let text = command_text(&m.msg, bot.as_ref().map(|b| b.username.as_str()));
+        let mut text = command_text(&m.msg, bot.as_ref().map(|b| b.username.as_str()));
+        // Files and images travel as links (absolute, so other platforms can open them).
+        for (title, link) in &m.files {
+            let link = if link.starts_with('/') {
+                format!("{}{link}", self.cfg.url.trim_end_matches('/'))
+            } else {
+                link.clone()
+            };
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!("[file {title}] {link}"));
+        }
         Some(Inbound {
             platform: self.cfg.name.clone(),
             kind: PlatformKind::RocketChat,

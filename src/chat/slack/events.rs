@@ -93,6 +93,26 @@ fn thread_of(msg: &Value) -> Option<String> {
     (Some(thread) != s(msg, "ts")).then(|| thread.to_string())
 }
 
+/// A message's text as plain text, with its shared files (images included) as links.
+fn message_text(msg: &Value) -> String {
+    let mut text = super::text::plain(s(msg, "text").unwrap_or_default());
+    for f in msg
+        .get("files")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let name = s(f, "name").or(s(f, "title")).unwrap_or("file");
+        if let Some(link) = s(f, "permalink").or(s(f, "url_private")) {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!("[file {name}] {link}"));
+        }
+    }
+    text
+}
+
 fn is_own(msg: &Value, me: &Identity) -> bool {
     s(msg, "user") == Some(me.user_id.as_str())
         || (me.bot_id.is_some() && s(msg, "bot_id") == me.bot_id.as_deref())
@@ -136,7 +156,7 @@ impl Decoder {
                     thread: thread_of(ev),
                     user,
                     fallback_name: fallback,
-                    text: s(ev, "text").unwrap_or_default().to_string(),
+                    text: message_text(ev),
                     message_id: event_ts.to_string(),
                     sent_at: parse_ts(event_ts)?,
                 })
@@ -156,7 +176,7 @@ impl Decoder {
                     thread: thread_of(msg),
                     user: s(msg, "user").or(s(msg, "bot_id"))?.to_string(),
                     fallback_name: None,
-                    text: s(msg, "text").unwrap_or_default().to_string(),
+                    text: message_text(msg),
                     message_id: s(msg, "ts")?.to_string(),
                     sent_at: parse_ts(when).or_else(|| parse_ts(event_ts))?,
                 })
@@ -306,6 +326,19 @@ mod tests {
         let replied = json!({"type":"message","subtype":"message_replied","hidden":true,
             "channel":"C1","ts":"1.2","message":{"user":"U1","ts":"1.1","text":"x"}});
         assert!(d.event(&replied, &me).is_none());
+    }
+
+    #[test]
+    fn text_is_plain_and_files_become_links() {
+        let (d, me) = dec();
+        let ev = json!({"type":"message","subtype":"file_share","channel":"C1","user":"U1",
+            "text":"graph &lt;here&gt; <@U2>","ts":"1700000001.000200",
+            "files":[{"name":"cpu.png","permalink":"https://t.slack.com/files/U1/F1/cpu.png"}]});
+        let draft = d.event(&ev, &me).unwrap();
+        assert_eq!(
+            draft.text,
+            "graph <here> @U2\n[file cpu.png] https://t.slack.com/files/U1/F1/cpu.png"
+        );
     }
 
     #[test]

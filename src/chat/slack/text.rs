@@ -21,6 +21,55 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// Turns the mrkdwn of an inbound message into plain text for the engine and the other
+/// platforms: `<@U1>` -> `@U1`, `<#C1|ops>` -> `#ops`, `<!here>` -> `@here`,
+/// `<https://x|label>` -> `label (https://x)`, `<https://x>` -> `https://x`, then the three
+/// entities back to characters. (Destinations neutralise any mention this leaves.)
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('>') else {
+            out.push_str(&rest[start..]);
+            rest = "";
+            break;
+        };
+        let inner = &after[..end];
+        let (target, label) = match inner.split_once('|') {
+            Some((t, l)) => (t, Some(l)),
+            None => (inner, None),
+        };
+        match target.chars().next() {
+            Some('@') | Some('#') => {
+                let sigil = &target[..1];
+                out.push_str(sigil);
+                out.push_str(label.unwrap_or(&target[1..]));
+            }
+            Some('!') => {
+                let name = target[1..].split('^').next().unwrap_or_default();
+                out.push('@');
+                out.push_str(label.unwrap_or(name));
+            }
+            _ => match label {
+                Some(l) if l != target => {
+                    out.push_str(l);
+                    out.push_str(" (");
+                    out.push_str(target);
+                    out.push(')');
+                }
+                _ => out.push_str(target),
+            },
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
 /// A Slack user id (`U...`/`W...`), so a deliberate mention cannot smuggle markup in.
 pub fn is_user_id(id: &str) -> bool {
     id.len() >= 2
@@ -107,6 +156,25 @@ pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn inbound_mrkdwn_becomes_plain_text() {
+        assert_eq!(
+            plain(
+                "hi <@U123> in <#C9|ops>: <!here> see <https://x.io/a?b=1&amp;c=2|the graph> &amp; <https://y.io>"
+            ),
+            "hi @U123 in #ops: @here see the graph (https://x.io/a?b=1&c=2) & https://y.io"
+        );
+        assert_eq!(plain("a &lt;b&gt; c"), "a <b> c");
+        assert_eq!(
+            plain("<!subteam^S1|@oncall> unclosed <"),
+            "@@oncall unclosed <"
+        );
+        // Plain text escaped for Slack comes back unchanged.
+        let t = "x < y && <!channel> > z";
+        assert_eq!(plain(&escape(t)), t);
+    }
+
     use super::*;
 
     #[test]
