@@ -293,3 +293,36 @@ async fn after_hours_incidents_get_the_long_window_and_breach_posts() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn impacted_applications_and_business_impact_are_recorded_and_shown() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&[
+        "!inc open Card payments failing sev1",
+        "!inc apps INC-1 checkout, payments-api",
+        "!inc impact INC-1 customers cannot pay by card",
+        "!inc show INC-1",
+    ])
+    .await;
+    let out = f.expect_console("timeline:", 1).await;
+    assert!(
+        out.contains("impacted applications: checkout, payments-api"),
+        "{out}"
+    );
+    assert!(
+        out.contains("business impact: customers cannot pay by card"),
+        "{out}"
+    );
+    let inc = f
+        .running
+        .store
+        .begin()
+        .await
+        .expect("tx")
+        .incident(1)
+        .await
+        .expect("read")
+        .expect("incident");
+    assert_eq!(inc.impacted_apps, vec!["checkout", "payments-api"]);
+}

@@ -9,6 +9,8 @@ use super::incident::{IncidentId, Severity, Status};
 
 /// Commands that `commands.responders_only` may restrict.
 pub const RESTRICTABLE: &[&str] = &[
+    "apps",
+    "impact",
     "open",
     "ack",
     "update",
@@ -51,6 +53,16 @@ pub enum Command {
     Reopen {
         incident: IncidentId,
     },
+    /// The applications the incident affects.
+    Apps {
+        incident: Option<IncidentId>,
+        apps: Vec<String>,
+    },
+    /// The business impact, in words.
+    Impact {
+        incident: Option<IncidentId>,
+        text: String,
+    },
     List,
     Show {
         incident: Option<IncidentId>,
@@ -86,6 +98,8 @@ impl Command {
             Command::Commander { .. } => "commander",
             Command::Resolve { .. } => "resolve",
             Command::Reopen { .. } => "reopen",
+            Command::Apps { .. } => "apps",
+            Command::Impact { .. } => "impact",
             Command::List => "list",
             Command::Show { .. } => "show",
             Command::Sla { .. } => "sla",
@@ -174,6 +188,20 @@ pub static GRAMMAR: &[Spec] = &[
         summary: "reopen a resolved incident",
         example: "!incident reopen INC-7",
         pattern: r"^(?P<inc>(?i:INC-\d{1,15}))$",
+    },
+    Spec {
+        name: "apps",
+        args: "[INC-n] <application>[, <application>...]",
+        summary: "record the applications the incident affects",
+        example: "!incident apps INC-7 checkout, payments-api",
+        pattern: r"^(?s)(?:(?P<inc>(?i:INC-\d{1,15}))(?:\s+|$))?(?P<text>[^\s,][^\n]*)$",
+    },
+    Spec {
+        name: "impact",
+        args: "[INC-n] <business impact>",
+        summary: "record the business impact",
+        example: "!incident impact INC-7 customers cannot pay by card",
+        pattern: r"^(?s)(?:(?P<inc>(?i:INC-\d{1,15}))(?:\s+|$))?(?P<text>\S.*)$",
     },
     Spec {
         name: "list",
@@ -342,6 +370,19 @@ fn build(spec: &Spec, c: &Captures<'_>) -> Parsed {
         "reopen" => match inc(c) {
             Some(incident) => Command::Reopen { incident },
             None => return usage(spec, ""),
+        },
+        "apps" => Command::Apps {
+            incident: inc(c),
+            apps: text("text")
+                .unwrap_or_default()
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+        },
+        "impact" => Command::Impact {
+            incident: inc(c),
+            text: text("text").unwrap_or_default(),
         },
         "list" => Command::List,
         "show" => Command::Show { incident: inc(c) },
@@ -517,6 +558,25 @@ mod tests {
                 topic: Some("status".into())
             }
         );
+    }
+
+    #[test]
+    fn apps_and_impact() {
+        assert_eq!(
+            cmd("!inc apps INC-3 checkout, payments-api ,"),
+            Command::Apps {
+                incident: Some(IncidentId(3)),
+                apps: vec!["checkout".into(), "payments-api".into()]
+            }
+        );
+        assert_eq!(
+            cmd("!inc impact card payments fail"),
+            Command::Impact {
+                incident: None,
+                text: "card payments fail".into()
+            }
+        );
+        assert!(usage_of("!inc apps").contains("Usage: !incident apps"));
     }
 
     #[test]

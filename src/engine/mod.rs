@@ -633,6 +633,37 @@ impl Engine {
                     return self.resolve(ctx, inc, summary, out).await;
                 }
             }
+            Command::Apps { incident, apps } => {
+                if let Some(mut inc) = self.target(ctx, incident, "apps", out).await? {
+                    inc.impacted_apps = apps;
+                    out.tx.save_incident(&mut inc).await?;
+                    let list = inc.impacted_apps.join(", ");
+                    self.timeline(out, &inc, ctx, "impacted_apps", &list)
+                        .await?;
+                    let msg = format!(
+                        "📣 {}: impacted applications {} (set by {}).",
+                        render::headline(&inc),
+                        list,
+                        ctx.actor.display
+                    );
+                    self.relay(&inc, msg, out).await?;
+                }
+            }
+            Command::Impact { incident, text } => {
+                if let Some(mut inc) = self.target(ctx, incident, "impact", out).await? {
+                    inc.business_impact = Some(text.clone());
+                    out.tx.save_incident(&mut inc).await?;
+                    self.timeline(out, &inc, ctx, "business_impact", &text)
+                        .await?;
+                    let msg = format!(
+                        "📣 {}: business impact: {} (set by {}).",
+                        render::headline(&inc),
+                        text,
+                        ctx.actor.display
+                    );
+                    self.relay(&inc, msg, out).await?;
+                }
+            }
             Command::Reopen { incident } => {
                 if let Some(mut inc) = self.target(ctx, Some(incident), "reopen", out).await? {
                     if let Err(e) = check_reopen(inc.id, inc.status) {
@@ -995,6 +1026,15 @@ impl Engine {
             inc.opened_platform,
             inc.opened_channel,
         );
+        if !inc.impacted_apps.is_empty() {
+            s.push_str(&format!(
+                "\n  impacted applications: {}",
+                inc.impacted_apps.join(", ")
+            ));
+        }
+        if let Some(impact) = &inc.business_impact {
+            s.push_str(&format!("\n  business impact: {impact}"));
+        }
         s.push_str(&format!(
             "\n  ack SLA: {} window ({}), deadline {}",
             crate::domain::sla::human_duration(Duration::seconds(inc.sla_window_secs)),
