@@ -1,6 +1,7 @@
 //! Wiring: the store, the engine, one task per adapter, one outbox worker per adapter, the
 //! scheduler, and a clean shutdown that flushes what is due.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,11 +88,7 @@ pub async fn start(
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(4096);
     let stats = Arc::new(Stats::default());
     let mut tasks = Vec::new();
-    let engine_task = tokio::spawn(engine_loop(
-        engine.clone(),
-        inbound_rx,
-        inbound_tx.downgrade(),
-    ));
+    let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
     for adapter in &adapters {
         let worker = Worker {
             store: store.clone(),
@@ -137,54 +134,112 @@ pub async fn start(
 
 /// Handles inbound events one at a time, in arrival order. A database that is briefly
 /// unavailable is retried so no event is dropped for it.
-async fn engine_loop(
-    engine: Arc<Engine>,
-    mut inbound: mpsc::Receiver<Inbound>,
-    requeue: mpsc::WeakSender<Inbound>,
-) {
-    // Replies whose thread root is still being sent, with how often each was tried.
-    let mut waiting: std::collections::HashMap<String, u32> = Default::default();
-    while let Some(ev) = inbound.recv().await {
-        let mut wait = Duration::from_millis(100);
-        for attempt in 1.. {
-            match engine.handle(&ev).await {
-                Ok(outcome) if outcome.decision == crate::engine::Decision::UnknownThread => {
-                    let key = format!("{}/{}/{}", ev.platform, ev.channel, ev.message_id);
-                    let tries = waiting.entry(key.clone()).or_insert(0);
-                    *tries += 1;
-                    if *tries <= 50 {
-                        if let Some(tx) = requeue.upgrade() {
-                            let ev = ev.clone();
-                            tokio::spawn(async move {
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                                let _ = tx.send(ev).await;
-                            });
-                        }
-                    } else {
-                        waiting.remove(&key);
-                    }
+///
+/// A reply whose thread root is still being sent is parked and tried again shortly; later
+/// events of the same channel queue up behind it, so a channel's events are still handled
+/// (and mirrored) in the order they arrived.
+async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) {
+    let mut parked: HashMap<(String, String), Parked> = HashMap::new();
+    let mut next_retry = tokio::time::Instant::now();
+    loop {
+        let ev = if parked.is_empty() {
+            match inbound.recv().await {
+                Some(ev) => ev,
+                None => break,
+            }
+        } else {
+            tokio::select! {
+                ev = inbound.recv() => match ev {
+                    Some(ev) => ev,
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(next_retry) => {
+                    retry_parked(&engine, &mut parked).await;
+                    next_retry = tokio::time::Instant::now() + PARK_RETRY;
+                    continue;
+                }
+            }
+        };
+        let key = (ev.platform.clone(), ev.channel.clone());
+        if let Some(p) = parked.get_mut(&key) {
+            p.queue.push_back(ev);
+            continue;
+        }
+        if handle_one(&engine, &ev).await == Handled::UnknownThread {
+            if parked.is_empty() {
+                next_retry = tokio::time::Instant::now() + PARK_RETRY;
+            }
+            parked.insert(
+                key,
+                Parked {
+                    queue: VecDeque::from([ev]),
+                    tries: 1,
+                },
+            );
+        }
+    }
+    // Every sender is gone: finish what is parked, still in order.
+    while !parked.is_empty() {
+        tokio::time::sleep(PARK_RETRY).await;
+        retry_parked(&engine, &mut parked).await;
+    }
+}
+
+/// How long a parked event waits between tries, and how many tries it gets (5 s in all).
+const PARK_RETRY: Duration = Duration::from_millis(100);
+const PARK_TRIES: u32 = 50;
+
+struct Parked {
+    queue: VecDeque<Inbound>,
+    tries: u32,
+}
+
+#[derive(PartialEq, Eq)]
+enum Handled {
+    Done,
+    UnknownThread,
+}
+
+async fn retry_parked(engine: &Engine, parked: &mut HashMap<(String, String), Parked>) {
+    for p in parked.values_mut() {
+        while let Some(ev) = p.queue.front() {
+            if handle_one(engine, ev).await == Handled::UnknownThread {
+                p.tries += 1;
+                if p.tries <= PARK_TRIES {
                     break;
                 }
-                Ok(outcome) => {
-                    if !waiting.is_empty() {
-                        waiting
-                            .remove(&format!("{}/{}/{}", ev.platform, ev.channel, ev.message_id));
-                    }
-                    tracing::debug!(platform = %ev.platform, channel = %ev.channel, decision = ?outcome.decision, deliveries = outcome.deliveries, "handled");
-                    break;
-                }
-                Err(EngineError::Store(StoreError::Db(e))) if attempt < 20 => {
-                    tracing::warn!(error = %e, attempt, "database error; retrying the event");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => {
-                    tracing::error!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, error = %e, "event not handled");
-                    break;
-                }
+                tracing::warn!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, "a reply in a thread that never became known; ignored");
+            }
+            p.queue.pop_front();
+            p.tries = 1;
+        }
+    }
+    parked.retain(|_, p| !p.queue.is_empty());
+}
+
+async fn handle_one(engine: &Engine, ev: &Inbound) -> Handled {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1.. {
+        match engine.handle(ev).await {
+            Ok(outcome) if outcome.decision == crate::engine::Decision::UnknownThread => {
+                return Handled::UnknownThread;
+            }
+            Ok(outcome) => {
+                tracing::debug!(platform = %ev.platform, channel = %ev.channel, decision = ?outcome.decision, deliveries = outcome.deliveries, "handled");
+                return Handled::Done;
+            }
+            Err(EngineError::Store(StoreError::Db(e))) if attempt < 20 => {
+                tracing::warn!(error = %e, attempt, "database error; retrying the event");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => {
+                tracing::error!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, error = %e, "event not handled");
+                return Handled::Done;
             }
         }
     }
+    Handled::Done
 }
 
 impl Running {

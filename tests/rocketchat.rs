@@ -795,3 +795,25 @@ async fn all_rooms_listens_everywhere_and_long_text_is_split() {
     fake.assert_no_violations();
     rc.task.abort();
 }
+
+/// At start the adapter reads back recent history, so what was said while Flare was down (or
+/// received but not handled when it died) is not lost; `startup_backfill = "0s"` turns it off.
+#[tokio::test]
+async fn a_fresh_start_reads_back_recent_history() {
+    let fake = FakeRocketChat::start().await;
+    let said = fake.post_as("alice", "ops", "said while flare was down", None);
+    let mut off = config(&fake.url(), "rc", &["ops"]);
+    off.startup_backfill = "0s".into();
+    let mut quiet = start(off);
+    fake.wait_subscribed(1).await;
+    assert_quiet(&mut quiet.rx, Duration::from_millis(300)).await;
+    quiet.task.abort();
+
+    let mut rc = start(config(&fake.url(), "rc", &["ops"]));
+    let ev = next(&mut rc.rx).await;
+    assert_eq!(ev.message_id, said);
+    assert_eq!(ev.text, "said while flare was down");
+    assert_quiet(&mut rc.rx, Duration::from_millis(300)).await;
+    fake.assert_no_violations();
+    rc.task.abort();
+}

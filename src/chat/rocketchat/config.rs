@@ -54,6 +54,11 @@ pub struct RocketChatConfig {
     pub max_rate_limit_wait: String,
     /// Longest message text before it is split (Rocket.Chat `Message_MaxAllowedSize`).
     pub max_message_chars: usize,
+    /// At start, read back this much room history (`chat.syncMessages`), so what was said
+    /// while Flare was down (or received but not yet handled when it died) is not lost. The
+    /// engine deduplicates, so messages handled before are not handled twice. `0s` turns it
+    /// off.
+    pub startup_backfill: String,
 }
 
 impl Default for RocketChatConfig {
@@ -77,6 +82,7 @@ impl Default for RocketChatConfig {
             reconnect_max: "60s".into(),
             max_rate_limit_wait: "30s".into(),
             max_message_chars: 5000,
+            startup_backfill: "10m".into(),
         }
     }
 }
@@ -132,6 +138,7 @@ pub struct Settings {
     pub reconnect_initial: Duration,
     pub reconnect_max: Duration,
     pub max_rate_limit_wait: Duration,
+    pub startup_backfill: Duration,
 }
 
 impl RocketChatConfig {
@@ -216,12 +223,14 @@ impl RocketChatConfig {
         let reconnect_initial = d("reconnect_initial", &self.reconnect_initial, problems);
         let reconnect_max = d("reconnect_max", &self.reconnect_max, problems);
         let max_rate_limit_wait = d("max_rate_limit_wait", &self.max_rate_limit_wait, problems);
+        let startup_backfill = d("startup_backfill", &self.startup_backfill, problems);
         Some(Settings {
             credentials: credentials?,
             request_timeout: request_timeout?,
             reconnect_initial: reconnect_initial?,
             reconnect_max: reconnect_max?,
             max_rate_limit_wait: max_rate_limit_wait?,
+            startup_backfill: startup_backfill?,
         })
     }
 

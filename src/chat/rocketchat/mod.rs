@@ -401,7 +401,12 @@ impl RocketChatAdapter {
         let previous_ready = {
             let mut st = self.inbound.lock().await;
             st.last_ready.replace(now)
-        };
+        }
+        .or_else(|| {
+            // The first session of this process: catch up on what a previous run missed.
+            let back = chrono::Duration::from_std(self.settings.startup_backfill).ok()?;
+            (back > chrono::Duration::zero()).then(|| now - back)
+        });
         if let Some(previous) = previous_ready {
             let mut rooms = rids.clone();
             if self.cfg.all_rooms {

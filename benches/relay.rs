@@ -1,0 +1,341 @@
+//! Relay benchmark with every platform connected to one Flare: a real inspircd (flood limits
+//! lifted, Flare's own IRC pacing raised), the fake Slack and the fake Rocket.Chat.
+//!
+//! - IRC -> IRC end to end: person A writes `INC-1: ...` in `#ops`, person B reads the copy in
+//!   `#ops2` (both incident channels of the same network), against the bare server hop
+//!   (A -> B in the same channel);
+//! - fake Slack -> fake Rocket.Chat: a person posts in the Slack thread, the copy is seen in
+//!   the Rocket.Chat thread;
+//! - each paced (200 at 10/s) and as a burst of 1,000 back to back (throughput, p99, lost);
+//! - idle RSS and CPU per relayed message of a real `flare run` process.
+//!
+//! Run: `cargo bench --bench relay` (needs inspircd). Without `--bench` (as under
+//! `cargo test --all-targets`) it runs a smoke version in a few seconds.
+
+#[path = "../tests/fake_rocketchat/mod.rs"]
+mod fake_rocketchat;
+#[path = "../tests/fake_slack/mod.rs"]
+mod fake_slack;
+#[path = "../tests/irc_support/mod.rs"]
+mod irc_support;
+#[path = "../tests/mirror_support/mod.rs"]
+mod mirror_support;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use irc_support::client::TestClient;
+use mirror_support::{Extras, INC, World, from_flare, text_of};
+
+fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+struct Sizes {
+    paced: usize,
+    burst: usize,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn report(name: &str, mut lat: Vec<Duration>, sent: usize, elapsed: Option<Duration>) {
+    lat.sort();
+    let lost = sent - lat.len();
+    let rate = elapsed
+        .map(|e| format!(", {:.0} msg/s", lat.len() as f64 / e.as_secs_f64()))
+        .unwrap_or_default();
+    println!(
+        "{name:<34} n={:<5} p50 {:>10} p95 {:>10} p99 {:>10} max {:>10}{rate}, lost {lost}",
+        lat.len(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.95)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
+    );
+}
+
+/// Sends `n` lines from `a` to `channel` (paced at `every`, or back to back) and times their
+/// arrival at `b` in `watch`, matched by a unique tag.
+async fn irc_run(
+    a: &TestClient,
+    b: &mut TestClient,
+    channel: &str,
+    watch: &str,
+    prefix: &str,
+    tag: &str,
+    n: usize,
+    every: Option<Duration>,
+) -> (Vec<Duration>, Duration) {
+    let mut sent_at = HashMap::new();
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    let key = |i: usize| format!("{tag}-{i:05}");
+    let recv = |l: &irc_support::client::Line| -> Option<String> {
+        if !(l.is("PRIVMSG") && l.param(0).is_some_and(|c| c.eq_ignore_ascii_case(watch))) {
+            return None;
+        }
+        let t = text_of(l);
+        let at = t.find(&format!("{tag}-"))?;
+        Some(t[at..].chars().take(tag.len() + 6).collect())
+    };
+    match every {
+        Some(every) => {
+            for i in 0..n {
+                let k = key(i);
+                let t0 = Instant::now();
+                a.say(channel, &format!("{prefix}{k}"));
+                if let Some(_l) = b
+                    .expect_within(Duration::from_secs(5), |l| recv(l).as_deref() == Some(&k))
+                    .await
+                {
+                    lat.push(t0.elapsed());
+                }
+                let next = start + every * (i as u32 + 1);
+                tokio::time::sleep_until(next.into()).await;
+            }
+        }
+        None => {
+            for i in 0..n {
+                sent_at.insert(key(i), Instant::now());
+                a.say(channel, &format!("{prefix}{}", key(i)));
+            }
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while lat.len() < n && Instant::now() < deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let Some(l) = b
+                    .expect_within(left.min(Duration::from_secs(10)), |l| recv(l).is_some())
+                    .await
+                else {
+                    break;
+                };
+                if let Some(t0) = recv(&l).and_then(|k| sent_at.remove(&k)) {
+                    lat.push(t0.elapsed());
+                }
+            }
+            b.log.clear();
+        }
+    }
+    b.log.clear();
+    (lat, start.elapsed())
+}
+
+/// Posts `n` messages in the Slack thread and times the copies' arrival in Rocket.Chat.
+async fn slack_to_rc(
+    world: &World,
+    slack_root: &str,
+    rc_root: &str,
+    tag: &str,
+    n: usize,
+    every: Option<Duration>,
+) -> (Vec<Duration>, Duration) {
+    let key = |i: usize| format!("{tag}-{i:05}");
+    let seen = |k: &str| !world.rc_copies(rc_root, k).is_empty();
+    let mut lat = Vec::with_capacity(n);
+    let start = Instant::now();
+    match every {
+        Some(every) => {
+            for i in 0..n {
+                let k = key(i);
+                let t0 = Instant::now();
+                world.slack.user_posts(INC, "U0ALICE", &k, Some(slack_root));
+                let deadline = t0 + Duration::from_secs(5);
+                while !seen(&k) && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+                if seen(&k) {
+                    lat.push(t0.elapsed());
+                }
+                tokio::time::sleep_until((start + every * (i as u32 + 1)).into()).await;
+            }
+        }
+        None => {
+            let mut sent_at = HashMap::new();
+            for i in 0..n {
+                sent_at.insert(key(i), Instant::now());
+                world
+                    .slack
+                    .user_posts(INC, "U0ALICE", &key(i), Some(slack_root));
+            }
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while !sent_at.is_empty() && Instant::now() < deadline {
+                let now = Instant::now();
+                for m in world.rc_copies(rc_root, &format!("{tag}-")) {
+                    if let Some(t0) = sent_at.remove(&m.msg) {
+                        lat.push(now - t0);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    }
+    (lat, start.elapsed())
+}
+
+/// (utime + stime) of a process, in clock ticks (100 per second on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`, which may contain spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15; `rest` starts at field 3.
+    n(11) + n(12)
+}
+
+fn status_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn in_process(s: &Sizes) {
+    let world = World::start().await;
+    let mut a = world.person("alice", &["#ops"]).await;
+    let mut b = world.person("bea", &["#ops", "#ops2"]).await;
+    let extras = Extras {
+        second_irc_channel: true,
+        irc_lines_per_second: Some(1_000_000.0),
+        ..Default::default()
+    };
+    let flare = support::start(
+        &world.toml(&extras),
+        Arc::new(flare::clock::SystemClock),
+        false,
+    )
+    .await;
+    world.wait_connected(&mut a).await;
+    a.say("#ops", "!inc open relay benchmark");
+    b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("relay benchmark"))
+        .await;
+    let slack_root = world.slack_root(INC, 1).await;
+    let rc_root = world.rc_root(1).await;
+    // Warm up (and take the first-reply acknowledgement out of the way).
+    a.say("#ops", "INC-1: warm up");
+    b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("warm up"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.log.clear();
+
+    let pace = Some(Duration::from_millis(100));
+    let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops", "", "hop", s.paced, pace).await;
+    report("bare server hop, paced 10/s", lat, s.paced, None);
+    let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "pr", s.paced, pace).await;
+    report("IRC -> IRC via Flare, paced 10/s", lat, s.paced, None);
+    assert!(flare.running.flush(Duration::from_secs(60)).await);
+    let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops", "", "hb", s.burst, None).await;
+    report("bare server hop, burst", lat, s.burst, Some(el));
+    let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "br", s.burst, None).await;
+    report("IRC -> IRC via Flare, burst", lat, s.burst, Some(el));
+    assert!(flare.running.flush(Duration::from_secs(120)).await);
+
+    let (lat, _) = slack_to_rc(&world, &slack_root, &rc_root, "sp", s.paced, pace).await;
+    report("Slack -> Rocket.Chat, paced 10/s", lat, s.paced, None);
+    assert!(flare.running.flush(Duration::from_secs(60)).await);
+    let (lat, el) = slack_to_rc(&world, &slack_root, &rc_root, "sb", s.burst, None).await;
+    report("Slack -> Rocket.Chat, burst", lat, s.burst, Some(el));
+    let st = &flare.running.stats;
+    println!(
+        "deliveries: {} sent, {} retried, {} failed",
+        st.sent.load(std::sync::atomic::Ordering::Relaxed),
+        st.retried.load(std::sync::atomic::Ordering::Relaxed),
+        st.failed.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    flare.running.shutdown(Duration::from_secs(5)).await;
+}
+
+/// A real `flare run`: idle RSS with every platform connected, CPU per relayed message.
+async fn process(s: &Sizes) {
+    let world = World::start().await;
+    let mut a = world.person("alice", &["#ops"]).await;
+    let mut b = world.person("bea", &["#ops2"]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extras = Extras {
+        second_irc_channel: true,
+        irc_lines_per_second: Some(1_000_000.0),
+        database: Some(format!("sqlite://{}/flare.db", dir.path().display())),
+        ..Default::default()
+    };
+    let config = dir.path().join("flare.toml");
+    std::fs::write(&config, world.toml(&extras)).expect("config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flare"))
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .env("FLARE_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("flare starts");
+    let pid = child.id();
+    world.wait_connected(&mut a).await;
+    a.say("#ops", "!inc open process benchmark");
+    b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("process benchmark"))
+        .await;
+    a.say("#ops", "INC-1: warm up");
+    b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("warm up"))
+        .await;
+    tokio::time::sleep(Duration::from_secs(if full() { 5 } else { 1 })).await;
+    let idle = status_kib(pid, "VmRSS:");
+    let before = cpu_ticks(pid);
+    let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
+    let relayed = lat.len();
+    // Every copy (IRC, two Slack threads, Rocket.Chat) out before CPU is read.
+    let rc_root = world.rc_root(1).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while world.rc_copies(&rc_root, "cpu-").len() < s.burst && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ticks = cpu_ticks(pid) - before;
+    let peak = status_kib(pid, "VmHWM:");
+    report("flare process: IRC -> IRC, burst", lat, s.burst, Some(el));
+    let cpu_ms = ticks as f64 * 10.0;
+    println!(
+        "flare process: idle RSS {:.1} MiB, peak {:.1} MiB; CPU {:.0} ms for {relayed} inbound \
+         messages ({} deliveries): {:.3} ms per message, {:.3} ms per delivery",
+        idle as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        cpu_ms,
+        relayed * 4,
+        cpu_ms / relayed.max(1) as f64,
+        cpu_ms / (relayed * 4).max(1) as f64,
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let s = if full() {
+        Sizes {
+            paced: 200,
+            burst: 1000,
+        }
+    } else {
+        Sizes {
+            paced: 5,
+            burst: 30,
+        }
+    };
+    in_process(&s).await;
+    process(&s).await;
+}
