@@ -90,14 +90,14 @@ pub async fn start(
     let mut tasks = Vec::new();
     let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
     for adapter in &adapters {
-        let worker = Worker {
-            store: store.clone(),
-            clock: clock.clone(),
-            adapter: adapter.clone(),
-            wake: wake.clone(),
+        let worker = Worker::new(
+            store.clone(),
+            clock.clone(),
+            adapter.clone(),
+            wake.clone(),
             policy,
-            stats: stats.clone(),
-        };
+            stats.clone(),
+        );
         tasks.push(tokio::spawn(worker.run(shutdown_rx.clone())));
     }
     let scheduler = Scheduler::new(engine.clone(), clock.clone());

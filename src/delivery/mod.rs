@@ -112,6 +112,45 @@ pub struct Worker {
     pub wake: Arc<Wake>,
     pub policy: RetryPolicy,
     pub stats: Arc<Stats>,
+    /// Thread roots already sent, by (incident, channel): a root's id never changes once
+    /// known, so each copy need not ask the database again.
+    pub threads: std::sync::Mutex<HashMap<(i64, String), String>>,
+}
+
+impl Worker {
+    pub fn new(
+        store: SharedStore,
+        clock: SharedClock,
+        adapter: Arc<dyn ChatAdapter>,
+        wake: Arc<Wake>,
+        policy: RetryPolicy,
+        stats: Arc<Stats>,
+    ) -> Worker {
+        Worker {
+            store,
+            clock,
+            adapter,
+            wake,
+            policy,
+            stats,
+            threads: Default::default(),
+        }
+    }
+
+    fn known_thread(&self, incident: i64, channel: &str) -> Option<String> {
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(incident, channel.to_string()))
+            .cloned()
+    }
+
+    fn remember_thread(&self, incident: i64, channel: &str, thread: &str) {
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((incident, channel.to_string()), thread.to_string());
+    }
 }
 
 const BATCH: i64 = 200;
@@ -200,9 +239,15 @@ impl Worker {
         let mut thread = d.thread_ref.clone();
         if d.in_thread {
             if let Some(incident) = d.incident_id {
-                if let Some(t) = self.store.thread(incident, &d.platform, &d.channel).await? {
+                if let Some(known) = self.known_thread(incident, &d.channel) {
+                    thread = Some(known);
+                } else if let Some(t) = self.store.thread(incident, &d.platform, &d.channel).await?
+                {
                     match t.thread_ref {
-                        Some(r) => thread = Some(r),
+                        Some(r) => {
+                            self.remember_thread(incident, &d.channel, &r);
+                            thread = Some(r)
+                        }
                         None => {
                             let root_pending = match t.root_delivery_id {
                                 Some(root) if root != row.id => self
@@ -265,6 +310,9 @@ impl Worker {
                 self.store
                     .mark_sent(row.id, &sent.remote_id, thread.as_deref(), self.clock.now())
                     .await?;
+                if let (Some(t), Some(incident)) = (&thread, row.new.incident_id) {
+                    self.remember_thread(incident, &row.new.channel, t);
+                }
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
                 Ok(true)
             }

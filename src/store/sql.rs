@@ -718,23 +718,30 @@ macro_rules! sql_backend {
                 thread_ref: Option<&str>,
                 at: DateTime<Utc>,
             ) -> Result<()> {
-                let mut tx = self.pool.begin_with($begin).await?;
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'sent', remote_id = $1, sent_at = $2, \
-                     attempts = attempts + 1, last_error = NULL WHERE id = $3",
-                )
-                .bind(remote_id)
-                .bind(at)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-                if let Some(thread_ref) = thread_ref {
-                    sqlx::query("UPDATE threads SET thread_ref = $1 WHERE root_delivery_id = $2")
-                        .bind(thread_ref)
+                let sent = "UPDATE deliveries SET status = 'sent', remote_id = $1, sent_at = $2, \
+                     attempts = attempts + 1, last_error = NULL WHERE id = $3";
+                let Some(thread_ref) = thread_ref else {
+                    // One statement needs no transaction (and saves two round trips).
+                    sqlx::query(sent)
+                        .bind(remote_id)
+                        .bind(at)
                         .bind(id)
-                        .execute(&mut *tx)
+                        .execute(&self.pool)
                         .await?;
-                }
+                    return Ok(());
+                };
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(sent)
+                    .bind(remote_id)
+                    .bind(at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE threads SET thread_ref = $1 WHERE root_delivery_id = $2")
+                    .bind(thread_ref)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(())
             }
