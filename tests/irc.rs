@@ -621,6 +621,19 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
         Err(SendError::Permanent(_)) => {}
         other => panic!("expected a permanent failure, got {other:?}"),
     }
+
+    // An escalation page goes to the person directly (a NOTICE to the nick, no JOIN).
+    bot.send(&out("alice", Style::Reminder, "you are paged for INC-2"))
+        .await
+        .expect("direct message");
+    let l = alice
+        .expect(|l| l.is("NOTICE") && l.from_nick() == Some(NICK) && l.param(0) == Some("alice"))
+        .await;
+    assert!(
+        text_of(&l).ends_with("you are paged for INC-2"),
+        "{}",
+        l.raw
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -239,9 +239,17 @@ async fn escalation_runs_its_steps_in_order_and_stops_at_the_ack() {
             .starts_with("step 1/4 via chat: mentioned bob"),
         "{timeline:?}"
     );
+    // On the console, bob gets a direct message too.
     assert!(
-        timeline[2].1.contains("direct message not available"),
+        timeline[2].1.contains("direct messages: bob on console"),
         "{timeline:?}"
+    );
+    assert!(
+        f.console_out
+            .text()
+            .contains("[bob ▸ INC-1] NOTICE 🚨 You are paged for INC-1"),
+        "{}",
+        f.console_out.text()
     );
     assert!(
         timeline[3]

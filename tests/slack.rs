@@ -596,6 +596,22 @@ async fn relayed_text_cannot_mention_anyone() {
 }
 
 #[tokio::test]
+async fn escalation_pages_go_to_the_person_directly() {
+    let fake = FakeSlack::start(&[INC]).await;
+    fake.add_user("U0ONCALL", "oncall");
+    let r = connected(&fake).await;
+    let mut page = outbound(Style::Reminder, "you are paged for INC-7");
+    page.channel = "U0ONCALL".into();
+    page.incident = Some(7);
+    r.adapter.send(&page).await.expect("sent");
+    let dm = fake.messages("U0ONCALL");
+    assert_eq!(dm.len(), 1);
+    assert_eq!(dm[0].text, "you are paged for INC-7");
+    assert!(fake.messages(INC).is_empty());
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
 async fn threads_broadcasts_edits_deletes() {
     let fake = FakeSlack::start(&[INC]).await;
     let r = connected(&fake).await;

@@ -479,10 +479,24 @@ impl Engine {
             names.join(", ")
         };
         let mut detail = match step.via {
-            Via::Chat => format!(
-                "step {}/{n} via chat: mentioned {who} in the incident threads; direct message not available (no DM transport yet)",
-                i + 1
-            ),
+            Via::Chat => {
+                let dm = format!(
+                    "🚨 You are paged for {}: not acknowledged, escalation step {}/{n}. Reply in its incident thread or `!inc ack {}`.{lateness}",
+                    render::headline(inc),
+                    i + 1,
+                    inc.id
+                );
+                let sent = self.direct_messages(inc, &names, &dm, out).await?;
+                format!(
+                    "step {}/{n} via chat: mentioned {who} in the incident threads; direct messages: {}",
+                    i + 1,
+                    if sent.is_empty() {
+                        "none (no identity on a platform with direct messages)".to_string()
+                    } else {
+                        sent.join(", ")
+                    }
+                )
+            }
             Via::Email => {
                 let addrs: Vec<String> = names
                     .iter()
@@ -540,6 +554,48 @@ impl Engine {
             ),
         };
         self.relay_as(inc, text, Style::Reminder, &ping, out).await
+    }
+
+    /// Direct messages to `names` on every connected platform that has them (Slack, IRC, the
+    /// console); returns where they went. Rocket.Chat needs a direct-message room created
+    /// first (`im.create`), which the adapter does not do yet, so it gets the thread mention
+    /// only.
+    async fn direct_messages(
+        &self,
+        inc: &Incident,
+        names: &[String],
+        text: &str,
+        out: &mut Outbox<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut platforms: Vec<(&str, crate::chat::PlatformKind)> = Vec::new();
+        for c in &self.channels {
+            if !platforms.iter().any(|(p, _)| *p == c.platform) {
+                platforms.push((&c.platform, c.kind));
+            }
+        }
+        let mut sent = Vec::new();
+        for name in names {
+            let Some(person) = self.settings.directory.find(name) else {
+                continue;
+            };
+            for (platform, kind) in &platforms {
+                if *kind == crate::chat::PlatformKind::RocketChat {
+                    continue;
+                }
+                if let Some(id) = person.identity(*kind) {
+                    let mut d = crate::store::NewDelivery::to_channel(
+                        platform,
+                        id,
+                        Style::Reminder,
+                        text.to_string(),
+                    );
+                    d.incident_id = Some(inc.id.0);
+                    out.push(d).await?;
+                    sent.push(format!("{name} on {platform}"));
+                }
+            }
+        }
+        Ok(sent)
     }
 
     async fn fire_nudge(

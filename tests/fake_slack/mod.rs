@@ -1058,11 +1058,24 @@ impl FakeSlack {
             v.push("missing required argument `channel`".into());
             return Err("channel_not_found");
         };
-        self.with(|s| match s.channels.get(ch) {
-            None => Err("channel_not_found"),
-            Some(c) if write && c.archived => Err("is_archived"),
-            Some(c) if write && !c.member => Err("not_in_channel"),
-            Some(_) => Ok(ch.to_string()),
+        self.with(|s| {
+            // A user id as the channel posts to the app's direct message with that user,
+            // as Slack does.
+            if write && !s.channels.contains_key(ch) && s.users.contains_key(ch) {
+                s.channels.insert(
+                    ch.to_string(),
+                    Channel {
+                        member: true,
+                        ..Default::default()
+                    },
+                );
+            }
+            match s.channels.get(ch) {
+                None => Err("channel_not_found"),
+                Some(c) if write && c.archived => Err("is_archived"),
+                Some(c) if write && !c.member => Err("not_in_channel"),
+                Some(_) => Ok(ch.to_string()),
+            }
         })
     }
 

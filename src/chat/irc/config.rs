@@ -143,7 +143,7 @@ pub(crate) struct Resolved {
     pub reconnect_max: Duration,
 }
 
-fn is_valid_nick(n: &str) -> bool {
+pub(crate) fn is_valid_nick(n: &str) -> bool {
     !n.is_empty()
         && !n.starts_with(|c: char| c.is_ascii_digit() || c == '-')
         && n.chars().all(|c| {

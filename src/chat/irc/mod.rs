@@ -21,7 +21,7 @@ use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, S
 use crate::config::Problem;
 
 pub use config::{IrcChannelConfig, IrcConfig, ThreadMode};
-use config::{Resolved, is_valid_channel};
+use config::{Resolved, is_valid_channel, is_valid_nick};
 use flood::TokenBucket;
 use message::Message;
 use split::{defang, neutralise_nicks, safe_lines, split_to_budget};
@@ -387,10 +387,25 @@ impl IrcAdapter {
         out
     }
 
+    /// A direct message to a person (escalation pings): no channel to join.
+    async fn send_direct(&self, msg: &Outbound) -> Result<Sent, SendError> {
+        let mut bucket = self.sender.lock().await;
+        self.link()?;
+        let lines = self.render(msg, &msg.channel, msg.incident);
+        self.write_lines(&mut bucket, lines).await?;
+        Ok(Sent {
+            remote_id: self.synth_id(),
+            thread: None,
+        })
+    }
+
     async fn send_inner(&self, msg: &Outbound) -> Result<Sent, SendError> {
         if !is_valid_channel(&msg.channel) {
+            if is_valid_nick(&msg.channel) && msg.thread.is_none() {
+                return self.send_direct(msg).await;
+            }
             return Err(SendError::Permanent(format!(
-                "`{}` is not an IRC channel",
+                "`{}` is not an IRC channel or nick",
                 msg.channel
             )));
         }
