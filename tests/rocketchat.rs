@@ -126,6 +126,36 @@ async fn a_persons_message_arrives_with_room_id_id_and_exact_ts() {
 }
 
 #[tokio::test]
+async fn escalation_pages_go_to_the_persons_direct_message_room() {
+    let fake = FakeRocketChat::start().await;
+    let rc = start(config(&fake.url(), "rc", &["ops"]));
+    fake.wait_subscribed(1).await;
+    for id in [1, 2] {
+        rc.adapter
+            .send(&outbound(
+                id,
+                "@carol",
+                Style::Reminder,
+                "you are paged for INC-7",
+            ))
+            .await
+            .expect("direct message sent");
+    }
+    let room = fake.dm_room("carol").expect("im.create made the room");
+    let msgs = fake.messages(&room);
+    assert_eq!(msgs.len(), 2);
+    assert!(
+        msgs[0].msg.ends_with("you are paged for INC-7"),
+        "{:?}",
+        msgs[0].msg
+    );
+    // Both went to the one direct-message room, none to the incident room.
+    assert!(fake.messages("ops").is_empty());
+    fake.assert_no_violations();
+    rc.task.abort();
+}
+
+#[tokio::test]
 async fn thread_root_then_replies_via_tmid() {
     let fake = FakeRocketChat::start().await;
     let mut rc = start(config(&fake.url(), "rc", &["ops"]));

@@ -556,10 +556,9 @@ impl Engine {
         self.relay_as(inc, text, Style::Reminder, &ping, out).await
     }
 
-    /// Direct messages to `names` on every connected platform that has them (Slack, IRC, the
-    /// console); returns where they went. Rocket.Chat needs a direct-message room created
-    /// first (`im.create`), which the adapter does not do yet, so it gets the thread mention
-    /// only.
+    /// Direct messages to `names` on every connected platform (Slack: the app's DM, IRC: a
+    /// NOTICE to the nick, Rocket.Chat: the `@username` room, the console); returns where they
+    /// went.
     async fn direct_messages(
         &self,
         inc: &Incident,
@@ -579,13 +578,15 @@ impl Engine {
                 continue;
             };
             for (platform, kind) in &platforms {
-                if *kind == crate::chat::PlatformKind::RocketChat {
-                    continue;
-                }
                 if let Some(id) = person.identity(*kind) {
+                    // Rocket.Chat addresses a person's direct-message room as `@username`.
+                    let target = match kind {
+                        crate::chat::PlatformKind::RocketChat => format!("@{id}"),
+                        _ => id.to_string(),
+                    };
                     let mut d = crate::store::NewDelivery::to_channel(
                         platform,
-                        id,
+                        &target,
                         Style::Reminder,
                         text.to_string(),
                     );

@@ -309,6 +309,20 @@ impl FakeRocketChat {
         id
     }
 
+    /// The direct-message room between the bot and `username`, once one was created.
+    pub fn dm_room(&self, username: &str) -> Option<String> {
+        let s = self.store();
+        let bot = s
+            .users
+            .first()
+            .map(|u| u.username.clone())
+            .unwrap_or_default();
+        s.rooms
+            .iter()
+            .find(|r| r.name == format!("{bot}{username}"))
+            .map(|r| r.id.clone())
+    }
+
     pub fn room_id(&self, name: &str) -> String {
         self.store().room(name).expect("room exists").id
     }
@@ -800,6 +814,41 @@ fn handle(
                     Some("error-room-not-found"),
                 ),
             }
+        }
+        "im.create" => {
+            if !expect(s, Method::POST) {
+                return error(StatusCode::BAD_REQUEST, "wrong method", None);
+            }
+            let Some(username) = body_json().and_then(|b| {
+                b.get("username")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }) else {
+                s.violation("im.create without username");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Body param \"username\" or \"usernames\" is required [error-invalid-params]",
+                    Some("error-invalid-params"),
+                );
+            };
+            // Rocket.Chat names a direct-message room after its two members.
+            let name = format!("{}{}", user.username, username);
+            let id = match s.rooms.iter().find(|r| r.name == name) {
+                Some(r) => r.id.clone(),
+                None => {
+                    let id = format!("dm{:012}", s.rooms.len());
+                    s.rooms.push(Room {
+                        id: id.clone(),
+                        name,
+                    });
+                    id
+                }
+            };
+            (
+                StatusCode::OK,
+                json!({"room": {"_id": id, "rid": id, "t": "d",
+                                "usernames": [user.username, username]}, "success": true}),
+            )
         }
         "chat.sendMessage" => {
             if !expect(s, Method::POST) {

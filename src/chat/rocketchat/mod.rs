@@ -663,6 +663,9 @@ impl RocketChatAdapter {
         if let Some(rid) = self.room_id(&key) {
             return Ok(rid);
         }
+        if let Some(username) = channel.trim().strip_prefix('@') {
+            return self.direct_room(&key, username).await;
+        }
         let configured = self.cfg.channels.iter().any(|c| channel_key(&c.id) == key);
         if !configured {
             return Ok(channel.trim().to_string());
@@ -674,6 +677,32 @@ impl RocketChatAdapter {
                 self.cfg.name
             ))),
             Err(e) => Err(self.send_error(e, channel)),
+        }
+    }
+
+    /// The direct-message room with `username` (`im.create` returns the existing one too).
+    async fn direct_room(&self, key: &str, username: &str) -> Result<String, SendError> {
+        let name = &self.cfg.name;
+        match self
+            .rest
+            .post("im.create", &json!({ "username": username }))
+            .await
+        {
+            Ok(v) => match v["room"]["_id"].as_str().or(v["room"]["rid"].as_str()) {
+                Some(rid) => {
+                    if let Ok(mut m) = self.rooms.write() {
+                        m.insert(key.to_string(), rid.to_string());
+                    }
+                    Ok(rid.to_string())
+                }
+                None => Err(SendError::Permanent(format!(
+                    "rocketchat `{name}`: im.create for @{username} returned no room"
+                ))),
+            },
+            Err(RestError::Rejected { error, .. }) => Err(SendError::Permanent(format!(
+                "rocketchat `{name}`: cannot open a direct message with @{username} ({error})"
+            ))),
+            Err(e) => Err(self.send_error(e, &format!("@{username}"))),
         }
     }
 
