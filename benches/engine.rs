@@ -108,32 +108,38 @@ fn report(label: &str, mut samples: Vec<Duration>, wall: Duration) {
 async fn cycles(label: &str, url: &str, cycles: usize) {
     let mut b = engine_on(url).await;
     let mut writes = Vec::new();
+    let mut by_kind: [Vec<Duration>; 4] = Default::default();
     let started = Instant::now();
     for i in 0..cycles {
-        b.timed(
-            "alice",
-            &format!("!inc open Bench incident {i} sev2"),
-            None,
-            &mut writes,
-        )
-        .await;
         let n = i as i64 + 1;
-        b.timed("bob", "!inc ack", Some(n), &mut writes).await;
-        b.timed(
-            "alice",
-            "!inc update failover in progress",
-            Some(n),
-            &mut writes,
-        )
-        .await;
-        b.timed("alice", "!inc resolve done", Some(n), &mut writes)
-            .await;
+        let steps = [
+            ("alice", format!("!inc open Bench incident {i} sev2"), None),
+            ("bob", "!inc ack".to_string(), Some(n)),
+            (
+                "alice",
+                "!inc update failover in progress".to_string(),
+                Some(n),
+            ),
+            ("alice", "!inc resolve done".to_string(), Some(n)),
+        ];
+        for (k, (user, text, hint)) in steps.into_iter().enumerate() {
+            let mut one = Vec::with_capacity(1);
+            b.timed(user, &text, hint, &mut one).await;
+            by_kind[k].extend(&one);
+            writes.extend(one);
+        }
     }
-    report(
-        &format!("{label} write commands"),
-        writes,
-        started.elapsed(),
-    );
+    let wall = started.elapsed();
+    report(&format!("{label} write commands"), writes, wall);
+    for (k, name) in ["open", "ack", "update", "resolve"].iter().enumerate() {
+        let mut v = std::mem::take(&mut by_kind[k]);
+        v.sort();
+        println!(
+            "  {label} `{name}`: p50 {:.3} ms, p99 {:.3} ms",
+            pct(&v, 0.50).as_secs_f64() * 1e3,
+            pct(&v, 0.99).as_secs_f64() * 1e3
+        );
+    }
     for name in ["list", "show", "help"] {
         let mut reads = Vec::new();
         let started = Instant::now();

@@ -149,18 +149,23 @@ impl Engine {
         last_update: DateTime<Utc>,
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
-        out.tx.cancel_timers(inc.id.0, &[NUDGE]).await?;
-        if let Some(after) = self.settings.paging.nudge_after(inc.severity) {
+        let Some(after) = self.settings.paging.nudge_after(inc.severity) else {
+            out.tx.cancel_timers(inc.id.0, &[NUDGE]).await?;
+            return Ok(());
+        };
+        let due_at = last_update + after;
+        // Usually the nudge exists and only moves: one statement instead of two.
+        if out.tx.move_timers(inc.id.0, NUDGE, due_at).await? == 0 {
             out.tx
                 .add_timer(&NewTimer {
                     incident_id: Some(inc.id.0),
                     kind: NUDGE.into(),
-                    due_at: last_update + after,
+                    due_at,
                     payload: String::new(),
                 })
                 .await?;
-            out.timers_added = true;
         }
+        out.timers_added = true;
         Ok(())
     }
 

@@ -256,6 +256,13 @@ pub trait Tx: Send {
     async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts>;
 
     async fn add_timer(&mut self, t: &NewTimer) -> Result<i64>;
+    /// Moves the incident's pending timers of `kind` to `due_at`; returns how many moved.
+    async fn move_timers(
+        &mut self,
+        incident_id: i64,
+        kind: &str,
+        due_at: DateTime<Utc>,
+    ) -> Result<u64>;
     /// Cancels the incident's pending timers whose kind is in `kinds`; returns how many.
     async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64>;
     async fn pending_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>>;

@@ -517,6 +517,24 @@ macro_rules! sql_backend {
                 Ok(row.try_get("id")?)
             }
 
+            async fn move_timers(
+                &mut self,
+                incident_id: i64,
+                kind: &str,
+                due_at: DateTime<Utc>,
+            ) -> Result<u64> {
+                Ok(sqlx::query(
+                    "UPDATE timers SET due_at = $1 \
+                     WHERE incident_id = $2 AND kind = $3 AND state = 'pending'",
+                )
+                .bind(due_at)
+                .bind(incident_id)
+                .bind(kind)
+                .execute(&mut *self.tx)
+                .await?
+                .rows_affected())
+            }
+
             async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64> {
                 if kinds.is_empty() {
                     return Ok(0);
@@ -828,8 +846,11 @@ pub mod sqlite {
                     })?;
                 }
             }
+            // A local file needs no liveness ping before each use; the ping is a round trip
+            // to the connection's worker thread on every transaction and query.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(1))
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
             migrator(&[
