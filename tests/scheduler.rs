@@ -614,15 +614,30 @@ async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped(
                 .expect("outbox")
                 .into_iter()
                 .filter(|d| d.new.style == Style::Reminder && d.new.text.contains("step 1/1"))
-                .map(|d| d.new.mentions)
+                .map(|d| {
+                    if d.new.in_thread {
+                        d.new.mentions
+                    } else {
+                        // A direct message: to whom.
+                        vec![format!("dm:{}", d.new.channel)]
+                    }
+                })
                 .collect::<Vec<_>>()
         }
     };
-    // bob (on call) has no Slack identity: erin only there; both on the console.
-    assert_eq!(pings("slack").await, vec![vec!["U0ERIN".to_string()]]);
+    // bob (on call) has no Slack identity: erin only there (mentioned in the thread and
+    // sent a direct message); both on the console.
+    assert_eq!(
+        pings("slack").await,
+        vec![vec!["dm:U0ERIN".to_string()], vec!["U0ERIN".to_string()]]
+    );
     assert_eq!(
         pings("console").await,
-        vec![vec!["erin".to_string(), "bob".to_string()]]
+        vec![
+            vec!["dm:erin".to_string()],
+            vec!["dm:bob".to_string()],
+            vec!["erin".to_string(), "bob".to_string()]
+        ]
     );
     store.close().await;
 }
