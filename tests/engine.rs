@@ -62,16 +62,7 @@ async fn open_then_a_reply_from_someone_else_acknowledges_at_the_message_time() 
         "{out}"
     );
     assert!(!out.contains("acknowledged by alice"), "{out}");
-    let inc = f
-        .running
-        .store
-        .begin()
-        .await
-        .expect("tx")
-        .incident(1)
-        .await
-        .expect("read");
-    let inc = inc.expect("incident 1");
+    let inc = f.incident(1).await;
     assert_eq!(inc.acknowledged_at, Some(at("2026-11-24T15:04:00Z")));
     assert_eq!(inc.acknowledged_by.as_deref(), Some("bob"));
     f.running.shutdown(std::time::Duration::from_secs(5)).await;
@@ -115,16 +106,7 @@ async fn resolved_incidents_refuse_ack_and_illegal_transitions_are_explained() {
     f.type_lines(&["!inc resolve INC-1 index rebuilt"]).await;
     f.expect_console("resolved by alice after 0s: index rebuilt", 1)
         .await;
-    let before = f
-        .running
-        .store
-        .begin()
-        .await
-        .expect("tx")
-        .timeline(1)
-        .await
-        .expect("timeline")
-        .len();
+    let before = f.timeline(1).await.len();
     f.type_lines(&["/user bob", "!inc ack INC-1"]).await;
     f.expect_console("INC-1 is resolved; there is nothing to acknowledge", 1)
         .await;
@@ -218,15 +200,7 @@ async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
     let mut f = flare("", &clock).await;
     f.type_lines(&["!inc open Payments failing sev2"]).await;
     f.expect_console("Opened INC-1", 1).await;
-    let timers = f
-        .running
-        .store
-        .begin()
-        .await
-        .expect("tx")
-        .pending_timers(Some(1))
-        .await
-        .expect("timers");
+    let timers = f.pending_timers(1).await;
     let due: Vec<(String, chrono::DateTime<chrono::Utc>)> = timers
         .iter()
         .filter(|t| t.new.kind != "update_nudge")
@@ -257,15 +231,7 @@ async fn ack_timers_follow_the_sla_and_the_ack_cancels_them() {
     // No reminder or breach after the ack.
     assert_eq!(f.console_out.text().matches("⏰").count(), 1);
     assert!(!f.console_out.text().contains("ack SLA breached"));
-    let left = f
-        .running
-        .store
-        .begin()
-        .await
-        .expect("tx")
-        .pending_timers(Some(1))
-        .await
-        .expect("timers");
+    let left = f.pending_timers(1).await;
     // Only the update nudge (an incident with no update for 30 min) remains after the ack.
     assert!(
         left.iter().all(|t| t.new.kind == "update_nudge"),
@@ -314,15 +280,6 @@ async fn impacted_applications_and_business_impact_are_recorded_and_shown() {
         out.contains("business impact: customers cannot pay by card"),
         "{out}"
     );
-    let inc = f
-        .running
-        .store
-        .begin()
-        .await
-        .expect("tx")
-        .incident(1)
-        .await
-        .expect("read")
-        .expect("incident");
+    let inc = f.incident(1).await;
     assert_eq!(inc.impacted_apps, vec!["checkout", "payments-api"]);
 }

@@ -21,39 +21,8 @@ async fn sqlite() -> (SharedStore, tempfile::TempDir) {
 
 /// A fresh PostgreSQL database for one test.
 async fn postgres() -> Option<SharedStore> {
-    let Ok(base) = std::env::var("FLARE_TEST_DATABASE_URL") else {
-        if std::env::var("FLARE_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("FLARE_SKIP_POSTGRES=1: PostgreSQL half skipped");
-            return None;
-        }
-        panic!(
-            "FLARE_TEST_DATABASE_URL is not set: run tests/run.sh (or set FLARE_SKIP_POSTGRES=1)"
-        );
-    };
-    use sqlx::Connection;
-    let name = format!("flare_test_{}", rand_suffix());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("postgres reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let mut url = url::Url::parse(&base).expect("url");
-    url.set_path(&format!("/{name}"));
-    Some(
-        flare::store::open(url.as_str(), 8)
-            .await
-            .expect("postgres store"),
-    )
-}
-
-fn rand_suffix() -> String {
-    format!(
-        "{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    )
+    let url = support::fresh_postgres().await?;
+    Some(flare::store::open(&url, 8).await.expect("postgres store"))
 }
 
 fn new_incident(title: &str) -> NewIncident {

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::watch;
 
 use flare::clock::ManualClock;
@@ -13,36 +12,7 @@ use flare::engine::{Engine, Settings};
 use flare::scheduler::Scheduler;
 use flare::store::SharedStore;
 
-use super::support::{at, eventually};
-
-/// A fresh database URL, or `None` when FLARE_SKIP_POSTGRES=1.
-async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("FLARE_TEST_DATABASE_URL") else {
-        if std::env::var("FLARE_SKIP_POSTGRES").as_deref() == Ok("1") {
-            eprintln!("FLARE_SKIP_POSTGRES=1: PostgreSQL test skipped");
-            return None;
-        }
-        panic!(
-            "FLARE_TEST_DATABASE_URL is not set: run tests/run.sh (or set FLARE_SKIP_POSTGRES=1)"
-        );
-    };
-    use sqlx::Connection;
-    let name = format!(
-        "flare_sched_{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000
-    );
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("postgres reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let mut url = url::Url::parse(&base).expect("url");
-    url.set_path(&format!("/{name}"));
-    Some(url.to_string())
-}
+use super::support::{at, eventually, fresh_postgres as fresh_database};
 
 const TIMERS: usize = 1000;
 

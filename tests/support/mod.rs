@@ -149,3 +149,59 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A fresh, empty PostgreSQL database on the server of FLARE_TEST_DATABASE_URL (tests/run.sh
+/// starts a throwaway one); `None` only when FLARE_SKIP_POSTGRES=1 says to skip.
+pub async fn fresh_postgres() -> Option<String> {
+    let Ok(base) = std::env::var("FLARE_TEST_DATABASE_URL") else {
+        if std::env::var("FLARE_SKIP_POSTGRES").as_deref() == Ok("1") {
+            eprintln!("FLARE_SKIP_POSTGRES=1: PostgreSQL test skipped");
+            return None;
+        }
+        panic!(
+            "FLARE_TEST_DATABASE_URL is not set: run tests/run.sh (or set FLARE_SKIP_POSTGRES=1)"
+        );
+    };
+    use sqlx::Connection;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "flare_test_{}_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default() % 1_000_000_000,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("postgres reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let mut url = url::Url::parse(&base).expect("url");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
+
+impl TestFlare {
+    /// The incident as stored.
+    pub async fn incident(&self, id: i64) -> flare::domain::incident::Incident {
+        let mut tx = self.running.store.begin().await.expect("tx");
+        tx.incident(id)
+            .await
+            .expect("read")
+            .expect("incident exists")
+    }
+
+    /// The incident's pending timers.
+    pub async fn pending_timers(&self, id: i64) -> Vec<flare::store::Timer> {
+        let mut tx = self.running.store.begin().await.expect("tx");
+        tx.pending_timers(Some(id)).await.expect("timers")
+    }
+
+    /// The incident's timeline.
+    pub async fn timeline(&self, id: i64) -> Vec<flare::domain::incident::TimelineEvent> {
+        let mut tx = self.running.store.begin().await.expect("tx");
+        tx.timeline(id).await.expect("timeline")
+    }
+}
