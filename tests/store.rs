@@ -225,6 +225,37 @@ async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
         .await
         .expect("timer");
     }
+    // Several at once, in one statement.
+    tx.add_timers(&[
+        NewTimer {
+            incident_id: Some(inc.id.0),
+            kind: "update_nudge".into(),
+            due_at: base + Duration::minutes(30),
+            payload: String::new(),
+        },
+        NewTimer {
+            incident_id: None,
+            kind: "announcement".into(),
+            due_at: base + Duration::minutes(40),
+            payload: "weekly".into(),
+        },
+    ])
+    .await
+    .expect("timers");
+    assert_eq!(
+        tx.pending_timers(Some(inc.id.0))
+            .await
+            .expect("pending")
+            .len(),
+        4
+    );
+    assert_eq!(tx.pending_timers(None).await.expect("pending").len(), 5);
+    assert_eq!(
+        tx.cancel_timers(inc.id.0, &["update_nudge"])
+            .await
+            .expect("cancel"),
+        1
+    );
     tx.commit().await.expect("commit");
     assert_eq!(
         s.next_timer_due().await.expect("next"),

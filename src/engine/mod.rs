@@ -831,7 +831,6 @@ impl Engine {
             out.push(d).await?;
         }
         self.schedule_ack_timers(&inc, out).await?;
-        self.schedule_nudge(&inc, started_at, out).await?;
         let text = if places.is_empty() {
             format!(
                 "Opened {} but no incident channel is configured, so no thread was created.",
@@ -857,32 +856,32 @@ impl Engine {
         Ok(())
     }
 
+    /// The ack reminders, the breach and (for a new incident) the update nudge, in one
+    /// statement.
     async fn schedule_ack_timers(
         &self,
         inc: &Incident,
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
         let window = Duration::seconds(inc.sla_window_secs);
-        for offset in &self.settings.reminders {
-            if let Some(d) = offset.within(window) {
-                out.tx
-                    .add_timer(&NewTimer {
-                        incident_id: Some(inc.id.0),
-                        kind: "ack_reminder".into(),
-                        due_at: inc.started_at + d,
-                        payload: String::new(),
-                    })
-                    .await?;
-            }
+        let timer = |kind: &str, due_at| NewTimer {
+            incident_id: Some(inc.id.0),
+            kind: kind.into(),
+            due_at,
+            payload: String::new(),
+        };
+        let mut timers: Vec<NewTimer> = self
+            .settings
+            .reminders
+            .iter()
+            .filter_map(|offset| offset.within(window))
+            .map(|d| timer("ack_reminder", inc.started_at + d))
+            .collect();
+        timers.push(timer("ack_breach", inc.ack_deadline));
+        if let Some(after) = self.settings.paging.nudge_after(inc.severity) {
+            timers.push(timer(timers::NUDGE, inc.started_at + after));
         }
-        out.tx
-            .add_timer(&NewTimer {
-                incident_id: Some(inc.id.0),
-                kind: "ack_breach".into(),
-                due_at: inc.ack_deadline,
-                payload: String::new(),
-            })
-            .await?;
+        out.tx.add_timers(&timers).await?;
         out.timers_added = true;
         Ok(())
     }

@@ -256,6 +256,8 @@ pub trait Tx: Send {
     async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts>;
 
     async fn add_timer(&mut self, t: &NewTimer) -> Result<i64>;
+    /// Adds several timers in one statement.
+    async fn add_timers(&mut self, timers: &[NewTimer]) -> Result<()>;
     /// Moves the incident's pending timers of `kind` to `due_at`; returns how many moved.
     async fn move_timers(
         &mut self,

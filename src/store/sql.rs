@@ -517,6 +517,28 @@ macro_rules! sql_backend {
                 Ok(row.try_get("id")?)
             }
 
+            async fn add_timers(&mut self, timers: &[NewTimer]) -> Result<()> {
+                if timers.is_empty() {
+                    return Ok(());
+                }
+                let rows: Vec<String> = (0..timers.len())
+                    .map(|i| {
+                        let b = i * 4;
+                        format!("(${}, ${}, ${}, ${}, 'pending', ${})", b + 1, b + 2, b + 3, b + 4, b + 3)
+                    })
+                    .collect();
+                let q = format!(
+                    "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut query = sqlx::query(&q);
+                for t in timers {
+                    query = query.bind(t.incident_id).bind(&t.kind).bind(t.due_at).bind(&t.payload);
+                }
+                query.execute(&mut *self.tx).await?;
+                Ok(())
+            }
+
             async fn move_timers(
                 &mut self,
                 incident_id: i64,
