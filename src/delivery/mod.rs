@@ -18,11 +18,13 @@ use crate::config::{Config, Problem, parse_duration};
 use crate::store::{Delivery, DeliveryStatus, NewDelivery, SharedStore, StoreError};
 
 /// Wakes a platform's worker when the engine or scheduler queued something for it.
-#[derive(Default)]
 pub struct Wake {
     platforms: HashMap<String, Arc<Notify>>,
-    /// The scheduler's: a timer was added that may be earlier than the one it sleeps for.
+    /// The scheduler's: a timer was added that is earlier than the one it sleeps for.
     pub timers: Notify,
+    /// When the scheduler plans to wake (Unix ms); `i64::MAX` while it is working, so every
+    /// timer added then wakes it again.
+    scheduler_plan: std::sync::atomic::AtomicI64,
 }
 
 impl Wake {
@@ -33,7 +35,27 @@ impl Wake {
                 .map(|p| (p.to_string(), Arc::new(Notify::new())))
                 .collect(),
             timers: Notify::new(),
+            scheduler_plan: std::sync::atomic::AtomicI64::new(i64::MAX),
         }
+    }
+
+    /// A timer due at `due` was committed: wake the scheduler only if it would sleep past it
+    /// (most timers, like a moved nudge, are later and need no wake-up).
+    pub fn timer_added(&self, due: DateTime<Utc>) {
+        if due.timestamp_millis() < self.scheduler_plan.load(Ordering::SeqCst) {
+            self.timers.notify_one();
+        }
+    }
+
+    /// The scheduler is about to read and fire timers.
+    pub fn scheduler_working(&self) {
+        self.scheduler_plan.store(i64::MAX, Ordering::SeqCst);
+    }
+
+    /// The scheduler will sleep until `at`.
+    pub fn scheduler_sleeps_until(&self, at: DateTime<Utc>) {
+        self.scheduler_plan
+            .store(at.timestamp_millis(), Ordering::SeqCst);
     }
 
     pub fn notify(&self, platform: &str) {
@@ -213,15 +235,9 @@ impl Worker {
                 Prepared::Done => progressed = true,
                 Prepared::Send(out) => {
                     progressed = true;
-                    if !self.send(&row, &out).await? {
+                    if let Some(retry_at) = self.send(&row, &out).await? {
                         blocked.insert(row.new.channel.clone());
-                        if let Some(d) = self.store.delivery(row.id).await? {
-                            if d.status == DeliveryStatus::Pending {
-                                next = Some(
-                                    next.map_or(d.next_attempt_at, |n| n.min(d.next_attempt_at)),
-                                );
-                            }
-                        }
+                        next = Some(next.map_or(retry_at, |n| n.min(retry_at)));
                     }
                 }
             }
@@ -297,8 +313,12 @@ impl Worker {
         }))
     }
 
-    /// Sends one delivery and records the result; false when it must be retried later.
-    async fn send(&self, row: &Delivery, out: &Outbound) -> Result<bool, StoreError> {
+    /// Sends one delivery and records the result; when it must be retried, says when.
+    async fn send(
+        &self,
+        row: &Delivery,
+        out: &Outbound,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let platform = self.adapter.name();
         match self.adapter.send(out).await {
             Ok(sent) => {
@@ -314,14 +334,14 @@ impl Worker {
                     self.remember_thread(incident, &row.new.channel, t);
                 }
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
-                Ok(true)
+                Ok(None)
             }
             Err(SendError::Retry { after, reason }) => {
                 let attempts = row.attempts as u32 + 1;
                 if attempts >= self.policy.max_attempts {
                     self.fail(row, &format!("gave up after {attempts} attempts: {reason}"))
                         .await?;
-                    return Ok(true);
+                    return Ok(None);
                 }
                 let wait = self.policy.backoff(row.attempts as u32, after);
                 let next = self.clock.now()
@@ -329,11 +349,11 @@ impl Worker {
                 tracing::debug!(%platform, channel = %row.new.channel, delivery = row.id, %reason, ?wait, "delivery will be retried");
                 self.store.mark_retry(row.id, &reason, next).await?;
                 self.stats.retried.fetch_add(1, Ordering::Relaxed);
-                Ok(false)
+                Ok(Some(next))
             }
             Err(SendError::Permanent(reason)) => {
                 self.fail(row, &reason).await?;
-                Ok(true)
+                Ok(None)
             }
         }
     }
@@ -379,4 +399,34 @@ enum Prepared {
 enum Wait {
     Now,
     Until(DateTime<Utc>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn woken(w: &Wake) -> bool {
+        tokio::time::timeout(Duration::from_millis(20), w.timers.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn the_scheduler_is_woken_only_for_an_earlier_timer() {
+        let w = Wake::new(["irc"]);
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        // While it works, every timer wakes it again.
+        w.timer_added(t + chrono::Duration::hours(5));
+        assert!(woken(&w).await);
+        w.scheduler_sleeps_until(t);
+        w.timer_added(t + chrono::Duration::minutes(30));
+        assert!(!woken(&w).await, "a later timer needs no wake-up");
+        w.timer_added(t - chrono::Duration::minutes(1));
+        assert!(woken(&w).await, "an earlier timer wakes it");
+        w.scheduler_working();
+        w.timer_added(t + chrono::Duration::hours(5));
+        assert!(woken(&w).await);
+    }
 }

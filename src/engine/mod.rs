@@ -133,7 +133,8 @@ pub(crate) struct Outbox<'t> {
     now: DateTime<Utc>,
     platforms: HashSet<String>,
     count: usize,
-    timers_added: bool,
+    /// The earliest timer this transaction added or moved.
+    earliest_timer: Option<DateTime<Utc>>,
 }
 
 impl<'t> Outbox<'t> {
@@ -143,8 +144,12 @@ impl<'t> Outbox<'t> {
             now,
             platforms: HashSet::new(),
             count: 0,
-            timers_added: false,
+            earliest_timer: None,
         }
+    }
+
+    fn timer_at(&mut self, due: DateTime<Utc>) {
+        self.earliest_timer = Some(self.earliest_timer.map_or(due, |e| e.min(due)));
     }
 
     async fn push(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
@@ -207,7 +212,7 @@ impl Engine {
         let (platforms, count, timers) = (
             std::mem::take(&mut out.platforms),
             out.count,
-            out.timers_added,
+            out.earliest_timer,
         );
         if matches!(
             decision,
@@ -221,8 +226,8 @@ impl Engine {
         for p in &platforms {
             self.wake.notify(p);
         }
-        if timers {
-            self.wake.timers.notify_one();
+        if let Some(due) = timers {
+            self.wake.timer_added(due);
         }
         Ok(Outcome {
             decision,
@@ -882,7 +887,9 @@ impl Engine {
             timers.push(timer(timers::NUDGE, inc.started_at + after));
         }
         out.tx.add_timers(&timers).await?;
-        out.timers_added = true;
+        if let Some(first) = timers.iter().map(|t| t.due_at).min() {
+            out.timer_at(first);
+        }
         Ok(())
     }
 

@@ -165,7 +165,7 @@ impl Engine {
                 })
                 .await?;
         }
-        out.timers_added = true;
+        out.timer_at(due_at);
         Ok(())
     }
 
@@ -416,8 +416,8 @@ impl Engine {
                     payload: i.to_string(),
                 })
                 .await?;
+            out.timer_at(breach.new.due_at + step.after);
         }
-        out.timers_added = true;
         let plan: Vec<String> = path
             .steps
             .iter()
@@ -631,15 +631,16 @@ impl Engine {
         self.flare_event(inc, t, "update_nudge", "", out).await?;
         self.relay_as(inc, text, Style::Reminder, &ping, out)
             .await?;
+        let due_at = out.now.max(t.new.due_at) + after;
         out.tx
             .add_timer(&NewTimer {
                 incident_id: Some(inc.id.0),
                 kind: NUDGE.into(),
-                due_at: out.now.max(t.new.due_at) + after,
+                due_at,
                 payload: String::new(),
             })
             .await?;
-        out.timers_added = true;
+        out.timer_at(due_at);
         Ok(())
     }
 
@@ -683,7 +684,7 @@ impl Engine {
                 payload: r.name.clone(),
             })
             .await?;
-        out.timers_added = true;
+        out.timer_at(r.next_handoff(at));
         Ok(())
     }
 
@@ -716,7 +717,7 @@ impl Engine {
                     payload: a.name.clone(),
                 })
                 .await?;
-            out.timers_added = true;
+            out.timer_at(due);
         }
         Ok(())
     }

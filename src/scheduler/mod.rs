@@ -28,6 +28,7 @@ impl Scheduler {
             if *shutdown.borrow() {
                 return;
             }
+            wake.scheduler_working();
             let fired = match self.engine.fire_due_timers(BATCH).await {
                 Ok(n) => n,
                 Err(e) => {
@@ -56,6 +57,9 @@ impl Scheduler {
                 tokio::task::yield_now().await;
                 continue;
             }
+            wake.scheduler_sleeps_until(
+                self.clock.now() + chrono::Duration::from_std(sleep).unwrap_or_default(),
+            );
             tokio::select! {
                 _ = wake.timers.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}

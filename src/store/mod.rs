@@ -323,7 +323,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn mark_retry(&self, id: i64, error: &str, next_at: DateTime<Utc>) -> Result<()>;
     async fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
-    /// Every pending delivery and timer count, for start-up logs and `flare timers`.
+    /// When the earliest pending timer is due (the scheduler sleeps until then).
     async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
     /// Pending timers due by `now` (at start: the ones that fell due while Flare was down).
     async fn overdue_timers(&self, now: DateTime<Utc>) -> Result<i64>;

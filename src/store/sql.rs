@@ -127,6 +127,16 @@ macro_rules! sql_backend {
             })
         }
 
+        fn thread_from_row(r: &$row) -> Result<ThreadRow> {
+            Ok(ThreadRow {
+                incident_id: r.try_get("incident_id")?,
+                platform: r.try_get("platform")?,
+                channel: r.try_get("channel")?,
+                root_delivery_id: r.try_get("root_delivery_id")?,
+                thread_ref: r.try_get("thread_ref")?,
+            })
+        }
+
         fn timer_from_row(r: &$row) -> Result<Timer> {
             Ok(Timer {
                 id: r.try_get("id")?,
@@ -391,17 +401,7 @@ macro_rules! sql_backend {
                 .bind(incident_id)
                 .fetch_all(&mut *self.tx)
                 .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(ThreadRow {
-                            incident_id: r.try_get("incident_id")?,
-                            platform: r.try_get("platform")?,
-                            channel: r.try_get("channel")?,
-                            root_delivery_id: r.try_get("root_delivery_id")?,
-                            thread_ref: r.try_get("thread_ref")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(thread_from_row).collect()
             }
 
             async fn thread_root_in_flight(&mut self, platform: &str, channel: &str) -> Result<bool> {
@@ -739,16 +739,7 @@ macro_rules! sql_backend {
                 .bind(channel)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|r| {
-                    Ok(ThreadRow {
-                        incident_id: r.try_get("incident_id")?,
-                        platform: r.try_get("platform")?,
-                        channel: r.try_get("channel")?,
-                        root_delivery_id: r.try_get("root_delivery_id")?,
-                        thread_ref: r.try_get("thread_ref")?,
-                    })
-                })
-                .transpose()
+                row.as_ref().map(thread_from_row).transpose()
             }
 
             async fn mark_sent(
