@@ -283,3 +283,27 @@ async fn impacted_applications_and_business_impact_are_recorded_and_shown() {
     let inc = f.incident(1).await;
     assert_eq!(inc.impacted_apps, vec!["checkout", "payments-api"]);
 }
+
+#[tokio::test]
+async fn edits_and_deletions_follow_the_mirrored_copies() {
+    let clock = tuesday_10am();
+    let toml =
+        format!("[console]\nuser = \"alice\"\nchannels = [\"#ops\", \"#war-room\"]\n{PEOPLE}");
+    let mut f = start(&toml, Arc::new(clock.clone()), true).await;
+    f.type_lines(&["!inc open Disk full"]).await;
+    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
+    f.type_lines(&["/thread INC-1", "/user bob", "cleaning /var/log"])
+        .await;
+    f.expect_console("[#war-room ▸ INC-1] <bob@console> cleaning /var/log", 1)
+        .await;
+    f.type_lines(&["/edit cleaning /var/log/journal"]).await;
+    f.expect_console("<bob@console> cleaning /var/log/journal", 1)
+        .await;
+    f.type_lines(&["/delete"]).await;
+    let out = f.expect_console("(deleted c", 1).await;
+    // The copy in #war-room was edited and deleted; nothing went back to #ops.
+    assert!(!out.contains("[#ops ▸ INC-1] <bob@console>"), "{out}");
+    let kinds: Vec<String> = f.timeline(1).await.into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"message_edited".to_string()), "{kinds:?}");
+    assert!(kinds.contains(&"message_deleted".to_string()), "{kinds:?}");
+}

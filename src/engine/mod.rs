@@ -255,8 +255,8 @@ impl Engine {
         };
         match &ev.event {
             InboundKind::Message => self.message(&ctx, out).await,
-            InboundKind::Edit => self.edit(&ctx, out).await,
-            InboundKind::Delete => self.delete(&ctx, out).await,
+            InboundKind::Edit => self.change_copies(&ctx, false, out).await,
+            InboundKind::Delete => self.change_copies(&ctx, true, out).await,
             InboundKind::Reaction { .. } => self.reaction(&ctx, out).await,
         }
     }
@@ -402,7 +402,14 @@ impl Engine {
         Ok(())
     }
 
-    async fn edit(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+    /// An edit or deletion of an inbound message: every mirrored copy is edited or deleted
+    /// (adapters that cannot edit post `(edited) ...`).
+    async fn change_copies(
+        &self,
+        ctx: &Ctx<'_>,
+        deleted: bool,
+        out: &mut Outbox<'_>,
+    ) -> Result<Decision, EngineError> {
         let Some(m) = out
             .tx
             .find_message(&ctx.ev.platform, &ctx.ev.channel, &ctx.ev.message_id)
@@ -413,41 +420,38 @@ impl Engine {
         let author = self.attribution(ctx);
         for copy in out.tx.copies_of(m.id).await? {
             let mut d = copy.new.clone();
-            d.text = ctx.ev.text.clone();
-            d.author = Some(author.clone());
-            d.edit_of = Some(copy.id);
+            if deleted {
+                d.text = "(message deleted)".into();
+                d.delete_of = Some(copy.id);
+            } else {
+                d.text = ctx.ev.text.clone();
+                d.author = Some(author.clone());
+                d.edit_of = Some(copy.id);
+            }
             out.push(d).await?;
         }
         if let Some(incident) = m.record.incident_id {
+            let (kind, detail) = if deleted {
+                ("message_deleted", String::new())
+            } else {
+                ("message_edited", ctx.ev.text.clone())
+            };
             out.tx
                 .add_timeline(&TimelineEvent {
                     incident: IncidentId(incident),
                     at: ctx.ev.sent_at,
-                    kind: "message_edited".into(),
+                    kind: kind.into(),
                     actor: ctx.actor.key.clone(),
                     source: ctx.source.clone(),
-                    detail: ctx.ev.text.clone(),
+                    detail,
                 })
                 .await?;
         }
-        Ok(Decision::Edited)
-    }
-
-    async fn delete(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
-        let Some(m) = out
-            .tx
-            .find_message(&ctx.ev.platform, &ctx.ev.channel, &ctx.ev.message_id)
-            .await?
-        else {
-            return Ok(Decision::Ignored);
-        };
-        for copy in out.tx.copies_of(m.id).await? {
-            let mut d = copy.new.clone();
-            d.text = "(message deleted)".into();
-            d.delete_of = Some(copy.id);
-            out.push(d).await?;
-        }
-        Ok(Decision::Deleted)
+        Ok(if deleted {
+            Decision::Deleted
+        } else {
+            Decision::Edited
+        })
     }
 
     /// A reaction never acknowledges; say so once per incident.
