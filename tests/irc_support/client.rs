@@ -40,10 +40,22 @@ pub struct TestClient {
 impl TestClient {
     /// Connects and registers; `caps` are requested as-is (only ask for what the server has).
     pub async fn connect(port: u16, nick: &str, caps: &[&str]) -> TestClient {
-        let stream = tokio::time::timeout(WAIT, TcpStream::connect(("127.0.0.1", port)))
-            .await
-            .expect("connect timed out")
-            .expect("connect");
+        // A refused connection is tried again for a few seconds (a server that is still
+        // starting, or restarting in a test); one that stays refused fails the test.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let stream = loop {
+            match tokio::time::timeout(WAIT, TcpStream::connect(("127.0.0.1", port))).await {
+                Ok(Ok(s)) => break s,
+                Ok(Err(e))
+                    if e.kind() == std::io::ErrorKind::ConnectionRefused
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ok(Err(e)) => panic!("connect to 127.0.0.1:{port}: {e}"),
+                Err(_) => panic!("connect to 127.0.0.1:{port} timed out"),
+            }
+        };
         // Latency figures must not include Nagle's delay.
         let _ = stream.set_nodelay(true);
         TestClient::start(stream, nick, caps).await
