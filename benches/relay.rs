@@ -260,8 +260,10 @@ async fn in_process(s: &Sizes) {
     flare.running.shutdown(Duration::from_secs(5)).await;
 }
 
-/// A real `flare run`: idle RSS with every platform connected, CPU per relayed message.
-async fn process(s: &Sizes) {
+/// A real `flare run`: idle RSS and CPU per relayed message, with every platform connected
+/// (each message makes 4 copies: IRC `#ops2`, two Slack threads, Rocket.Chat) and as a plain
+/// IRC -> IRC relay (1 copy, the setup the matterbridge figures were measured on).
+async fn process(s: &Sizes, irc_only: bool) {
     let world = World::start().await;
     let mut a = world.person("alice", &["#ops"]).await;
     let mut b = world.person("bea", &["#ops2"]).await;
@@ -270,7 +272,14 @@ async fn process(s: &Sizes) {
         second_irc_channel: true,
         irc_lines_per_second: Some(1_000_000.0),
         database: Some(format!("sqlite://{}/flare.db", dir.path().display())),
+        irc_only,
         ..Default::default()
+    };
+    let copies = if irc_only { 1 } else { 4 };
+    let what = if irc_only {
+        "IRC only"
+    } else {
+        "all platforms"
     };
     let config = dir.path().join("flare.toml");
     std::fs::write(&config, world.toml(&extras)).expect("config");
@@ -285,7 +294,12 @@ async fn process(s: &Sizes) {
         .spawn()
         .expect("flare starts");
     let pid = child.id();
-    world.wait_connected(&mut a).await;
+    if irc_only {
+        a.expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+            .await;
+    } else {
+        world.wait_connected(&mut a).await;
+    }
     a.say("#ops", "!inc open process benchmark");
     b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("process benchmark"))
         .await;
@@ -297,26 +311,33 @@ async fn process(s: &Sizes) {
     let before = cpu_ticks(pid);
     let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
     let relayed = lat.len();
-    // Every copy (IRC, two Slack threads, Rocket.Chat) out before CPU is read.
-    let rc_root = world.rc_root(1).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while world.rc_copies(&rc_root, "cpu-").len() < s.burst && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    if !irc_only {
+        // Every copy (IRC, two Slack threads, Rocket.Chat) out before CPU is read.
+        let rc_root = world.rc_root(1).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while world.rc_copies(&rc_root, "cpu-").len() < s.burst && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ticks = cpu_ticks(pid) - before;
     let peak = status_kib(pid, "VmHWM:");
-    report("flare process: IRC -> IRC, burst", lat, s.burst, Some(el));
+    report(
+        &format!("flare process ({what}): IRC -> IRC, burst"),
+        lat,
+        s.burst,
+        Some(el),
+    );
     let cpu_ms = ticks as f64 * 10.0;
     println!(
-        "flare process: idle RSS {:.1} MiB, peak {:.1} MiB; CPU {:.0} ms for {relayed} inbound \
-         messages ({} deliveries): {:.3} ms per message, {:.3} ms per delivery",
+        "flare process ({what}): idle RSS {:.1} MiB, peak {:.1} MiB; CPU {:.0} ms for {relayed} \
+         inbound messages ({} deliveries): {:.3} ms per message, {:.3} ms per delivery",
         idle as f64 / 1024.0,
         peak as f64 / 1024.0,
         cpu_ms,
-        relayed * 4,
+        relayed * copies,
         cpu_ms / relayed.max(1) as f64,
-        cpu_ms / (relayed * 4).max(1) as f64,
+        cpu_ms / (relayed * copies).max(1) as f64,
     );
     let _ = child.kill();
     let _ = child.wait();
@@ -337,5 +358,6 @@ async fn main() {
         }
     };
     in_process(&s).await;
-    process(&s).await;
+    process(&s, false).await;
+    process(&s, true).await;
 }

@@ -132,8 +132,10 @@ pub async fn start(
     })
 }
 
-/// Handles inbound events one at a time, in arrival order. A database that is briefly
-/// unavailable is retried so no event is dropped for it.
+/// Handles inbound events in arrival order. What has queued up while the engine was busy is
+/// handled as one batch in one transaction (group commit), so a burst costs one commit rather
+/// than one per message; an idle engine takes each event as it comes. A database that is
+/// briefly unavailable is retried so no event is dropped for it.
 ///
 /// A reply whose thread root is still being sent is parked and tried again shortly; later
 /// events of the same channel queue up behind it, so a channel's events are still handled
@@ -141,6 +143,7 @@ pub async fn start(
 async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) {
     let mut parked: HashMap<(String, String), Parked> = HashMap::new();
     let mut next_retry = tokio::time::Instant::now();
+    let mut batch: Vec<Inbound> = Vec::with_capacity(MAX_BATCH);
     loop {
         let ev = if parked.is_empty() {
             match inbound.recv().await {
@@ -160,22 +163,37 @@ async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) 
                 }
             }
         };
-        let key = (ev.platform.clone(), ev.channel.clone());
-        if let Some(p) = parked.get_mut(&key) {
-            p.queue.push_back(ev);
+        batch.clear();
+        let mut take = |ev: Inbound, batch: &mut Vec<Inbound>| {
+            let key = (ev.platform.clone(), ev.channel.clone());
+            match parked.get_mut(&key) {
+                Some(p) => p.queue.push_back(ev),
+                None => batch.push(ev),
+            }
+        };
+        take(ev, &mut batch);
+        while batch.len() < MAX_BATCH {
+            match inbound.try_recv() {
+                Ok(ev) => take(ev, &mut batch),
+                Err(_) => break,
+            }
+        }
+        if batch.is_empty() {
             continue;
         }
-        if handle_one(&engine, &ev).await == Handled::UnknownThread {
+        for ev in handle_batch(&engine, &batch).await {
             if parked.is_empty() {
                 next_retry = tokio::time::Instant::now() + PARK_RETRY;
             }
-            parked.insert(
-                key,
-                Parked {
-                    queue: VecDeque::from([ev]),
+            let key = (ev.platform.clone(), ev.channel.clone());
+            parked
+                .entry(key)
+                .or_insert_with(|| Parked {
+                    queue: VecDeque::new(),
                     tries: 1,
-                },
-            );
+                })
+                .queue
+                .push_back(ev);
         }
     }
     // Every sender is gone: finish what is parked, still in order.
@@ -183,6 +201,42 @@ async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) 
         tokio::time::sleep(PARK_RETRY).await;
         retry_parked(&engine, &mut parked).await;
     }
+}
+
+/// The most events one transaction takes.
+const MAX_BATCH: usize = 256;
+
+/// Handles a batch in one transaction; returns the events to park (unknown thread), in order.
+/// When the batch fails as a whole, its events are handled one by one, so one bad event
+/// costs only itself.
+async fn handle_batch(engine: &Engine, batch: &[Inbound]) -> Vec<Inbound> {
+    if batch.len() > 1 {
+        match engine.handle_batch(batch).await {
+            Ok(outcomes) => {
+                return batch
+                    .iter()
+                    .zip(outcomes)
+                    .filter(|(_, o)| o.decision == crate::engine::Decision::UnknownThread)
+                    .map(|(ev, _)| ev.clone())
+                    .collect();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, events = batch.len(), "batch failed; handling its events one by one");
+            }
+        }
+    }
+    let mut park: Vec<Inbound> = Vec::new();
+    for ev in batch {
+        // Keep a channel's order: once one of its events is parked, so are the later ones.
+        if park
+            .iter()
+            .any(|p| p.platform == ev.platform && p.channel == ev.channel)
+            || handle_one(engine, ev).await == Handled::UnknownThread
+        {
+            park.push(ev.clone());
+        }
+    }
+    park
 }
 
 /// How long a parked event waits between tries, and how many tries it gets (5 s in all).

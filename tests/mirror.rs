@@ -599,9 +599,11 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    // Every line on every destination; at most one duplicate per platform (the kill instant).
+    // Every line on every destination; duplicates only within the documented window: the
+    // sends of one platform not yet recorded as sent (at most MARK_BATCH) at the kill instant.
+    let window = flare::delivery::MARK_BATCH;
     assert_eq!(irc.len(), N, "every line on IRC");
-    assert!(dup(&irc) <= 1, "IRC duplicates: {}", dup(&irc));
+    assert!(dup(&irc) <= window, "IRC duplicates: {}", dup(&irc));
     for (ch, root) in [(INC, &slack_root), (SECOND, &second_root)] {
         let mut m = HashMap::<String, usize>::new();
         for c in world.slack_copies(ch, root, "burst line") {
@@ -611,7 +613,7 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
         slack.push(m);
     }
     let slack_dups: usize = slack[2..].iter().map(&dup).sum();
-    assert!(slack_dups <= 1, "Slack duplicates: {slack_dups}");
+    assert!(slack_dups <= window, "Slack duplicates: {slack_dups}");
     // Rocket.Chat is the source here: nothing is posted back into its thread.
     assert_eq!(world.rc_copies(&rc_root, "burst line").len(), 0);
     eprintln!(

@@ -60,11 +60,40 @@ async fn incidents_roundtrip_with_optimistic_versions(s: SharedStore) {
     assert_eq!(back, inc);
     let mut stale = back.clone();
     stale.version = 0;
-    assert!(matches!(
-        tx.save_incident(&mut stale).await,
-        Err(StoreError::Conflict)
-    ));
-    drop(tx); // rolls back
+    stale.title = "stale write".into();
+    // The update may be deferred: the conflict surfaces at the latest at commit, and nothing
+    // of the transaction is kept.
+    let saved = tx.save_incident(&mut stale).await;
+    let committed = match saved {
+        Err(e) => Err(e),
+        Ok(()) => {
+            tx.add_timeline(&TimelineEvent {
+                incident: inc.id,
+                at: at("2026-11-24T15:06:00Z"),
+                kind: "note".into(),
+                actor: "alice".into(),
+                source: Source {
+                    platform: "slack".into(),
+                    channel: "C1".into(),
+                    user: "alice".into(),
+                    message_id: "m-stale".into(),
+                },
+                detail: "after the stale write".into(),
+            })
+            .await
+            .expect("timeline");
+            tx.commit().await
+        }
+    };
+    assert!(
+        matches!(committed, Err(StoreError::Conflict)),
+        "{committed:?}"
+    );
+    let mut tx = s.begin().await.expect("begin");
+    let back = tx.incident(inc.id.0).await.expect("read").expect("exists");
+    assert_eq!(back.title, "DB down", "the stale write was not kept");
+    assert!(tx.timeline(inc.id.0).await.expect("timeline").is_empty());
+    drop(tx);
     let mut tx = s.begin().await.expect("begin");
     assert_eq!(tx.open_incidents().await.expect("open").len(), 1);
     assert_eq!(tx.incident_count().await.expect("count"), 1);
@@ -204,6 +233,100 @@ async fn outbox_order_retry_and_failure(s: SharedStore) {
     assert_eq!(s.pending_deliveries("irc", 100).await.expect("p").len(), 3);
 }
 
+async fn outbox_rows_in_bulk_keep_their_order(s: SharedStore) {
+    let now = Utc::now();
+    let mut tx = s.begin().await.expect("begin");
+    let first = tx
+        .enqueue(
+            &NewDelivery::to_channel("irc", "#ops", Style::ThreadRoot, "root".into()),
+            now,
+        )
+        .await
+        .expect("enqueue");
+    // 100 rows: chunks of 64, 32 and 4, in one deferred script.
+    let rows: Vec<NewDelivery> = (0..100)
+        .map(|i| {
+            let mut d = NewDelivery::to_channel("irc", "#ops", Style::Mirror, format!("bulk {i}"));
+            d.author = Some(format!("<p{i}@slack>"));
+            d.mentions = vec![format!("U{i}")];
+            d.in_thread = i % 2 == 0;
+            d
+        })
+        .collect();
+    tx.enqueue_many(&rows, now).await.expect("enqueue_many");
+    let last = tx
+        .enqueue(
+            &NewDelivery::to_channel("irc", "#ops", Style::Reply, "after".into()),
+            now,
+        )
+        .await
+        .expect("enqueue");
+    tx.commit().await.expect("commit");
+    assert_eq!(last, first + 101, "ids follow the order of the calls");
+    let pending = s.pending_deliveries("irc", 500).await.expect("pending");
+    assert_eq!(pending.len(), 102);
+    assert_eq!(pending[0].new.text, "root");
+    for (i, d) in pending[1..101].iter().enumerate() {
+        assert_eq!(d.new, rows[i], "row {i} as written");
+    }
+    assert_eq!(pending[101].new.text, "after");
+    // Marked sent together, each with its own remote id (again in chunks).
+    let sent: Vec<(i64, String)> = pending[1..101]
+        .iter()
+        .map(|d| (d.id, format!("remote-{}", d.id)))
+        .collect();
+    s.mark_sent_many(&sent, now).await.expect("mark_sent_many");
+    let left = s.pending_deliveries("irc", 500).await.expect("pending");
+    assert_eq!(left.iter().map(|d| d.id).collect::<Vec<_>>(), [first, last]);
+    for (id, remote) in &sent {
+        let d = s.delivery(*id).await.expect("read").expect("exists");
+        assert_eq!(d.status, DeliveryStatus::Sent);
+        assert_eq!(d.remote_id.as_deref(), Some(remote.as_str()));
+        assert_eq!(d.attempts, 1);
+    }
+}
+
+async fn a_reset_timer_moves_or_adds(s: SharedStore) {
+    let base = at("2026-11-24T15:00:00Z");
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("nudges"))
+        .await
+        .expect("insert");
+    tx.reset_timer(inc.id.0, "update_nudge", base + Duration::minutes(30))
+        .await
+        .expect("add");
+    tx.reset_timer(inc.id.0, "update_nudge", base + Duration::minutes(45))
+        .await
+        .expect("move");
+    let pending = tx.pending_timers(Some(inc.id.0)).await.expect("pending");
+    assert_eq!(pending.len(), 1, "moved, not added twice");
+    assert_eq!(pending[0].new.due_at, base + Duration::minutes(45));
+    tx.commit().await.expect("commit");
+    let mut tx = s.begin().await.expect("begin");
+    let due = tx
+        .claim_due_timers(base + Duration::hours(1), 10)
+        .await
+        .expect("claim");
+    assert_eq!(due.len(), 1);
+    tx.mark_timer_fired(due[0].id, base + Duration::hours(1), 0)
+        .await
+        .expect("fired");
+    // Once fired, a reset adds a new one.
+    tx.reset_timer(inc.id.0, "update_nudge", base + Duration::hours(2))
+        .await
+        .expect("add again");
+    tx.commit().await.expect("commit");
+    let mut tx = s.begin().await.expect("begin");
+    let pending = tx.pending_timers(Some(inc.id.0)).await.expect("pending");
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].new.due_at, base + Duration::hours(2));
+    assert_eq!(
+        tx.fired_timers(Some(inc.id.0)).await.expect("fired").len(),
+        1
+    );
+}
+
 async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
     let mut tx = s.begin().await.expect("begin");
     let inc = tx
@@ -250,12 +373,12 @@ async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
         4
     );
     assert_eq!(tx.pending_timers(None).await.expect("pending").len(), 5);
-    assert_eq!(
-        tx.cancel_timers(inc.id.0, &["update_nudge"])
-            .await
-            .expect("cancel"),
-        1
-    );
+    tx.cancel_timers(inc.id.0, &["update_nudge"])
+        .await
+        .expect("cancel");
+    let pending = tx.pending_timers(Some(inc.id.0)).await.expect("pending");
+    assert_eq!(pending.len(), 3, "exactly the nudge was cancelled");
+    assert!(pending.iter().all(|t| t.new.kind != "update_nudge"));
     tx.commit().await.expect("commit");
     assert_eq!(
         s.next_timer_due().await.expect("next"),
@@ -270,12 +393,9 @@ async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
     tx.mark_timer_fired(due[0].id, base + Duration::minutes(8), 60_000)
         .await
         .expect("fired");
-    assert_eq!(
-        tx.cancel_timers(inc.id.0, &["ack_breach"])
-            .await
-            .expect("cancel"),
-        1
-    );
+    tx.cancel_timers(inc.id.0, &["ack_breach"])
+        .await
+        .expect("cancel");
     tx.commit().await.expect("commit");
     let mut tx = s.begin().await.expect("begin");
     let left = tx.pending_timers(Some(inc.id.0)).await.expect("pending");
@@ -341,6 +461,8 @@ suite!(
     rollback_keeps_nothing,
     messages_dedupe_and_threads_resolve,
     outbox_order_retry_and_failure,
+    outbox_rows_in_bulk_keep_their_order,
+    a_reset_timer_moves_or_adds,
     timers_claim_cancel_and_fire_once,
     timeline_keeps_utc_instants
 );

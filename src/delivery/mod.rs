@@ -177,6 +177,11 @@ impl Worker {
 
 const BATCH: i64 = 200;
 
+/// At most this many sends are marked `sent` in one statement. It is also the crash window: a
+/// Flare killed after the platform accepted these messages and before the statement re-sends
+/// them at its next start (docs/architecture.md).
+pub const MARK_BATCH: usize = 16;
+
 impl Worker {
     /// Drains the platform's outbox until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -216,6 +221,40 @@ impl Worker {
         let mut blocked: HashSet<String> = HashSet::new();
         let mut next: Option<DateTime<Utc>> = None;
         let mut progressed = false;
+        let mut marks: Vec<(i64, String)> = Vec::new();
+        let result = self
+            .drain_rows(rows, &mut blocked, &mut next, &mut progressed, &mut marks)
+            .await;
+        // Whatever happened to the rest, the sends that went out are recorded.
+        self.flush_marks(&mut marks).await?;
+        result?;
+        Ok(if progressed && full {
+            Some(Wait::Now)
+        } else {
+            next.map(Wait::Until)
+        })
+    }
+
+    async fn flush_marks(&self, marks: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        self.store.mark_sent_many(marks, self.clock.now()).await?;
+        self.stats
+            .sent
+            .fetch_add(marks.len() as u64, Ordering::Relaxed);
+        marks.clear();
+        Ok(())
+    }
+
+    async fn drain_rows(
+        &self,
+        rows: Vec<Delivery>,
+        blocked: &mut HashSet<String>,
+        next: &mut Option<DateTime<Utc>>,
+        progressed: &mut bool,
+        marks: &mut Vec<(i64, String)>,
+    ) -> Result<(), StoreError> {
         for row in rows {
             if blocked.contains(&row.new.channel) {
                 continue;
@@ -223,8 +262,12 @@ impl Worker {
             let now = self.clock.now();
             if row.next_attempt_at > now {
                 blocked.insert(row.new.channel.clone());
-                next = Some(next.map_or(row.next_attempt_at, |n| n.min(row.next_attempt_at)));
+                *next = Some(next.map_or(row.next_attempt_at, |n| n.min(row.next_attempt_at)));
                 continue;
+            }
+            if row.new.edit_of.is_some() || row.new.delete_of.is_some() {
+                // The copy being edited may be among the sends not recorded yet.
+                self.flush_marks(marks).await?;
             }
             match self.prepare(&row).await? {
                 Prepared::Wait => {
@@ -232,21 +275,20 @@ impl Worker {
                     // queue, so it is being retried: wait with it.
                     blocked.insert(row.new.channel.clone());
                 }
-                Prepared::Done => progressed = true,
+                Prepared::Done => *progressed = true,
                 Prepared::Send(out) => {
-                    progressed = true;
-                    if let Some(retry_at) = self.send(&row, &out).await? {
+                    *progressed = true;
+                    if let Some(retry_at) = self.send(&row, &out, marks).await? {
                         blocked.insert(row.new.channel.clone());
-                        next = Some(next.map_or(retry_at, |n| n.min(retry_at)));
+                        *next = Some(next.map_or(retry_at, |n| n.min(retry_at)));
+                    }
+                    if marks.len() >= MARK_BATCH {
+                        self.flush_marks(marks).await?;
                     }
                 }
             }
         }
-        Ok(if progressed && full {
-            Some(Wait::Now)
-        } else {
-            next.map(Wait::Until)
-        })
+        Ok(())
     }
 
     async fn prepare(&self, row: &Delivery) -> Result<Prepared, StoreError> {
@@ -313,27 +355,33 @@ impl Worker {
         }))
     }
 
-    /// Sends one delivery and records the result; when it must be retried, says when.
+    /// Sends one delivery and records the result (a plain send into `marks`, recorded with
+    /// the next batch); when it must be retried, says when.
     async fn send(
         &self,
         row: &Delivery,
         out: &Outbound,
+        marks: &mut Vec<(i64, String)>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let platform = self.adapter.name();
         match self.adapter.send(out).await {
-            Ok(sent) => {
-                let thread = (out.style == Style::ThreadRoot).then(|| {
-                    sent.thread
-                        .clone()
-                        .unwrap_or_else(|| sent.remote_id.clone())
-                });
+            Ok(sent) if out.style == Style::ThreadRoot => {
+                // A root is recorded at once: later rows and the engine look its thread up.
+                let thread = sent
+                    .thread
+                    .clone()
+                    .unwrap_or_else(|| sent.remote_id.clone());
                 self.store
-                    .mark_sent(row.id, &sent.remote_id, thread.as_deref(), self.clock.now())
+                    .mark_sent(row.id, &sent.remote_id, Some(&thread), self.clock.now())
                     .await?;
-                if let (Some(t), Some(incident)) = (&thread, row.new.incident_id) {
-                    self.remember_thread(incident, &row.new.channel, t);
+                if let Some(incident) = row.new.incident_id {
+                    self.remember_thread(incident, &row.new.channel, &thread);
                 }
                 self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            Ok(sent) => {
+                marks.push((row.id, sent.remote_id));
                 Ok(None)
             }
             Err(SendError::Retry { after, reason }) => {

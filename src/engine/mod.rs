@@ -5,7 +5,7 @@
 pub mod render;
 pub mod timers;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -110,7 +110,20 @@ pub struct Engine {
     /// Every channel of every connected platform, with its role.
     channels: Vec<ChannelRole>,
     wake: Arc<Wake>,
+    /// Facts that never change once true, kept across transactions so hot paths skip a read:
+    /// which incident a platform thread belongs to, and an incident's threads once every root
+    /// has been sent (rows are only ever added at open, and a root's id is set once).
+    known: std::sync::Mutex<Known>,
 }
+
+#[derive(Default)]
+struct Known {
+    thread_incident: HashMap<(String, String, String), i64>,
+    threads: HashMap<i64, Vec<ThreadRow>>,
+}
+
+/// Past this many entries a cache of `Known` starts over (they are only shortcuts).
+const KNOWN_MAX: usize = 10_000;
 
 /// The inbound event, resolved: who, where, and which incident it is about.
 struct Ctx<'a> {
@@ -127,36 +140,100 @@ impl Ctx<'_> {
     }
 }
 
-/// Collects what one transaction will send.
+/// Collects what one transaction will send, and what it has already read.
+///
+/// Outbox rows are buffered and written in a few multi-row statements before commit (every
+/// statement is a round trip to the database driver). Incidents and thread lists read in the
+/// transaction are kept for its rest: the rows are locked for it (`FOR UPDATE` on PostgreSQL,
+/// the write lock on SQLite), so they cannot change underneath.
 pub(crate) struct Outbox<'t> {
-    tx: &'t mut Box<dyn Tx>,
-    now: DateTime<Utc>,
-    platforms: HashSet<String>,
-    count: usize,
+    pub(crate) tx: &'t mut Box<dyn Tx>,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) platforms: HashSet<String>,
+    pub(crate) count: usize,
     /// The earliest timer this transaction added or moved.
-    earliest_timer: Option<DateTime<Utc>>,
+    pub(crate) earliest_timer: Option<DateTime<Utc>>,
+    queued: Vec<NewDelivery>,
+    incidents: HashMap<i64, Incident>,
+    threads: HashMap<i64, Vec<ThreadRow>>,
 }
 
 impl<'t> Outbox<'t> {
-    fn new(tx: &'t mut Box<dyn Tx>, now: DateTime<Utc>) -> Self {
+    pub(crate) fn new(tx: &'t mut Box<dyn Tx>, now: DateTime<Utc>) -> Self {
         Outbox {
             tx,
             now,
             platforms: HashSet::new(),
             count: 0,
             earliest_timer: None,
+            queued: Vec::new(),
+            incidents: HashMap::new(),
+            threads: HashMap::new(),
         }
     }
 
-    fn timer_at(&mut self, due: DateTime<Utc>) {
+    pub(crate) fn timer_at(&mut self, due: DateTime<Utc>) {
         self.earliest_timer = Some(self.earliest_timer.map_or(due, |e| e.min(due)));
     }
 
-    async fn push(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
+    /// Queues an outbox row; it is written, in order, by `flush` (at the latest before commit).
+    pub(crate) async fn push(&mut self, d: NewDelivery) -> Result<(), StoreError> {
+        self.platforms.insert(d.platform.clone());
+        self.count += 1;
+        self.queued.push(d);
+        Ok(())
+    }
+
+    /// Writes an outbox row now (after the queued ones, so ids keep their order) and returns
+    /// its id.
+    pub(crate) async fn push_now(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
+        self.flush().await?;
         let id = self.tx.enqueue(&d, self.now).await?;
         self.platforms.insert(d.platform);
         self.count += 1;
         Ok(id)
+    }
+
+    /// Writes the queued outbox rows. Called before anything reads deliveries, and at commit.
+    pub(crate) async fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.queued.is_empty() {
+            let rows = std::mem::take(&mut self.queued);
+            self.tx.enqueue_many(&rows, self.now).await?;
+        }
+        Ok(())
+    }
+
+    /// The incident, read once per transaction (locked for it where the backend has row locks).
+    pub(crate) async fn incident(&mut self, id: i64) -> Result<Option<Incident>, StoreError> {
+        if let Some(inc) = self.incidents.get(&id) {
+            return Ok(Some(inc.clone()));
+        }
+        let inc = self.tx.incident(id).await?;
+        if let Some(i) = &inc {
+            self.incidents.insert(id, i.clone());
+        }
+        Ok(inc)
+    }
+
+    pub(crate) async fn save_incident(&mut self, inc: &mut Incident) -> Result<(), StoreError> {
+        self.tx.save_incident(inc).await?;
+        self.incidents.insert(inc.id.0, inc.clone());
+        Ok(())
+    }
+
+    /// The incident's threads, read once per transaction.
+    pub(crate) async fn threads(&mut self, incident: i64) -> Result<Vec<ThreadRow>, StoreError> {
+        if let Some(t) = self.threads.get(&incident) {
+            return Ok(t.clone());
+        }
+        let t = self.tx.threads(incident).await?;
+        self.threads.insert(incident, t.clone());
+        Ok(t)
+    }
+
+    pub(crate) async fn insert_thread(&mut self, t: &ThreadRow) -> Result<(), StoreError> {
+        self.threads.remove(&t.incident_id);
+        self.tx.insert_thread(t).await
     }
 }
 
@@ -174,7 +251,32 @@ impl Engine {
             settings,
             channels,
             wake,
+            known: Default::default(),
         }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
+        self.known.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The incident's threads (from `Known` once they are all sent).
+    async fn threads(
+        &self,
+        out: &mut Outbox<'_>,
+        incident: i64,
+    ) -> Result<Vec<ThreadRow>, StoreError> {
+        if let Some(t) = self.known().threads.get(&incident) {
+            return Ok(t.clone());
+        }
+        let t = out.threads(incident).await?;
+        if !t.is_empty() && t.iter().all(|r| r.thread_ref.is_some()) {
+            let mut known = self.known();
+            if known.threads.len() >= KNOWN_MAX {
+                known.threads.clear();
+            }
+            known.threads.insert(incident, t.clone());
+        }
+        Ok(t)
     }
 
     pub fn settings(&self) -> &Settings {
@@ -195,33 +297,66 @@ impl Engine {
 
     /// Handles one inbound event; retries on a concurrent change of the same incident.
     pub async fn handle(&self, ev: &Inbound) -> Result<Outcome, EngineError> {
+        let mut outcomes = self.handle_batch(std::slice::from_ref(ev)).await?;
+        Ok(outcomes.remove(0))
+    }
+
+    /// Handles several inbound events, in order, in ONE transaction (group commit: a burst
+    /// costs one commit, and what the events share is read once). One outcome per event.
+    ///
+    /// Once an event of a channel is `UnknownThread`, the later events of that channel in the
+    /// batch are not handled and are `UnknownThread` too, so the caller can retry them later
+    /// in their order. On an error nothing of the batch is recorded.
+    pub async fn handle_batch(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
         let mut attempt = 0;
         loop {
-            match self.handle_once(ev).await {
+            match self.batch_once(evs).await {
                 Err(EngineError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
                 other => return other,
             }
         }
     }
 
-    async fn handle_once(&self, ev: &Inbound) -> Result<Outcome, EngineError> {
+    async fn batch_once(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
         let mut out = Outbox::new(&mut tx, now);
-        let decision = self.decide(ev, &mut out).await?;
+        let mut outcomes = Vec::with_capacity(evs.len());
+        let mut stalled: HashSet<(&str, &str)> = HashSet::new();
+        let mut wrote = false;
+        for ev in evs {
+            let key = (ev.platform.as_str(), ev.channel.as_str());
+            if stalled.contains(&key) {
+                outcomes.push(Outcome {
+                    decision: Decision::UnknownThread,
+                    deliveries: 0,
+                });
+                continue;
+            }
+            let before = out.count;
+            let decision = self.decide(ev, &mut out).await?;
+            if decision == Decision::UnknownThread {
+                stalled.insert(key);
+            }
+            wrote |= !matches!(
+                decision,
+                Decision::Ignored | Decision::Duplicate | Decision::UnknownThread
+            );
+            outcomes.push(Outcome {
+                decision,
+                deliveries: out.count - before,
+            });
+        }
+        out.flush().await?;
         let (platforms, count, timers) = (
             std::mem::take(&mut out.platforms),
             out.count,
             out.earliest_timer,
         );
-        if matches!(
-            decision,
-            Decision::Ignored | Decision::Duplicate | Decision::UnknownThread
-        ) && count == 0
-        {
-            drop(tx);
-        } else {
+        if wrote || count > 0 {
             tx.commit().await?;
+        } else {
+            drop(tx);
         }
         for p in &platforms {
             self.wake.notify(p);
@@ -229,10 +364,7 @@ impl Engine {
         if let Some(due) = timers {
             self.wake.timer_added(due);
         }
-        Ok(Outcome {
-            decision,
-            deliveries: count,
-        })
+        Ok(outcomes)
     }
 
     async fn decide(&self, ev: &Inbound, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
@@ -275,8 +407,21 @@ impl Engine {
             (InboundKind::Reaction { .. }, None) => ev.message_id.as_str(),
             _ => return Ok(None),
         };
-        tx.incident_for_thread(&ev.platform, &ev.channel, target)
-            .await
+        let key = (ev.platform.clone(), ev.channel.clone(), target.to_string());
+        if let Some(id) = self.known().thread_incident.get(&key) {
+            return Ok(Some(*id));
+        }
+        let found = tx
+            .incident_for_thread(&ev.platform, &ev.channel, target)
+            .await?;
+        if let Some(id) = found {
+            let mut known = self.known();
+            if known.thread_incident.len() >= KNOWN_MAX {
+                known.thread_incident.clear();
+            }
+            known.thread_incident.insert(key, id);
+        }
+        Ok(found)
     }
 
     async fn message(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
@@ -346,7 +491,7 @@ impl Engine {
         let Some(id) = ctx.thread_incident else {
             return Ok(Decision::Ignored);
         };
-        let Some(mut inc) = out.tx.incident(id).await? else {
+        let Some(mut inc) = out.incident(id).await? else {
             return Ok(Decision::Ignored);
         };
         self.mirror(ctx, &inc, msg_id, out).await?;
@@ -383,7 +528,7 @@ impl Engine {
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
         let author = self.attribution(ctx);
-        for t in out.tx.threads(inc.id.0).await? {
+        for t in self.threads(out, inc.id.0).await? {
             if Self::is_source_thread(ctx, &t) {
                 continue;
             }
@@ -418,6 +563,7 @@ impl Engine {
             return Ok(Decision::Ignored);
         };
         let author = self.attribution(ctx);
+        out.flush().await?;
         for copy in out.tx.copies_of(m.id).await? {
             let mut d = copy.new.clone();
             if deleted {
@@ -459,7 +605,7 @@ impl Engine {
         let Some(id) = ctx.thread_incident else {
             return Ok(Decision::Ignored);
         };
-        let Some(inc) = out.tx.incident(id).await? else {
+        let Some(inc) = out.incident(id).await? else {
             return Ok(Decision::Ignored);
         };
         if !inc.status.is_open()
@@ -547,6 +693,7 @@ impl Engine {
             }
             Command::Show { incident } => {
                 if let Some(inc) = self.target(ctx, incident, "show", out).await? {
+                    out.flush().await?;
                     let text = self.show(&inc, out.tx).await?;
                     self.reply(ctx, out, Some(inc.id.0), text).await?
                 }
@@ -578,7 +725,7 @@ impl Engine {
             Command::Update { incident, text } => {
                 if let Some(mut inc) = self.target(ctx, incident, "update", out).await? {
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.tx.save_incident(&mut inc).await?;
+                    out.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "update", &text).await?;
                     self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = render::status_update(&inc, &ctx.actor.display, &text);
@@ -597,7 +744,7 @@ impl Engine {
                     let was = inc.status;
                     inc.status = status;
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.tx.save_incident(&mut inc).await?;
+                    out.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "status", &format!("{was} -> {status}"))
                         .await?;
                     self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
@@ -626,7 +773,7 @@ impl Engine {
                         .unwrap_or(person);
                     inc.commander = Some(name.clone());
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.tx.save_incident(&mut inc).await?;
+                    out.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "commander", &name).await?;
                     let msg = format!(
                         "📣 {}: {} is now the incident commander (named by {}).",
@@ -645,7 +792,7 @@ impl Engine {
             Command::Apps { incident, apps } => {
                 if let Some(mut inc) = self.target(ctx, incident, "apps", out).await? {
                     inc.impacted_apps = apps;
-                    out.tx.save_incident(&mut inc).await?;
+                    out.save_incident(&mut inc).await?;
                     let list = inc.impacted_apps.join(", ");
                     self.timeline(out, &inc, ctx, "impacted_apps", &list)
                         .await?;
@@ -661,7 +808,7 @@ impl Engine {
             Command::Impact { incident, text } => {
                 if let Some(mut inc) = self.target(ctx, incident, "impact", out).await? {
                     inc.business_impact = Some(text.clone());
-                    out.tx.save_incident(&mut inc).await?;
+                    out.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "business_impact", &text)
                         .await?;
                     let msg = format!(
@@ -682,7 +829,7 @@ impl Engine {
                     inc.status = Status::Investigating;
                     inc.resolved_at = None;
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.tx.save_incident(&mut inc).await?;
+                    out.save_incident(&mut inc).await?;
                     self.timeline(out, &inc, ctx, "reopened", "").await?;
                     self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = format!(
@@ -728,7 +875,7 @@ impl Engine {
                 return Ok(None);
             }
         };
-        match out.tx.incident(id).await? {
+        match out.incident(id).await? {
             Some(inc) => Ok(Some(inc)),
             None => {
                 self.reply(ctx, out, None, format!("no incident {}", IncidentId(id)))
@@ -811,16 +958,15 @@ impl Engine {
             let mut d =
                 NewDelivery::to_channel(&ch.platform, &ch.channel, Style::ThreadRoot, root.clone());
             d.incident_id = Some(inc.id.0);
-            let root_id = out.push(d).await?;
-            out.tx
-                .insert_thread(&ThreadRow {
-                    incident_id: inc.id.0,
-                    platform: ch.platform.clone(),
-                    channel: ch.channel.clone(),
-                    root_delivery_id: Some(root_id),
-                    thread_ref: None,
-                })
-                .await?;
+            let root_id = out.push_now(d).await?;
+            out.insert_thread(&ThreadRow {
+                incident_id: inc.id.0,
+                platform: ch.platform.clone(),
+                channel: ch.channel.clone(),
+                root_delivery_id: Some(root_id),
+                thread_ref: None,
+            })
+            .await?;
             places.push(format!("{} {}", ch.platform, ch.channel));
             source_has_thread |= ch.platform == ctx.ev.platform && ch.channel == ctx.ev.channel;
         }
@@ -907,7 +1053,7 @@ impl Engine {
         inc.acknowledged_at = Some(ctx.ev.sent_at);
         inc.acknowledged_by = Some(ctx.actor.display.clone());
         inc.acknowledged_where = Some(ctx.place());
-        out.tx.save_incident(inc).await?;
+        out.save_incident(inc).await?;
         let outcome = render::ack_outcome(inc, ctx.ev.sent_at);
         self.timeline(out, inc, ctx, kind, &outcome).await?;
         out.tx.cancel_timers(inc.id.0, ACK_TIMERS).await?;
@@ -935,7 +1081,7 @@ impl Engine {
         inc.resolved_at = Some(ctx.ev.sent_at);
         inc.resolution = summary.clone();
         inc.last_update_at = ctx.ev.sent_at;
-        out.tx.save_incident(&mut inc).await?;
+        out.save_incident(&mut inc).await?;
         out.tx.cancel_timers(inc.id.0, INCIDENT_TIMERS).await?;
         self.timeline(out, &inc, ctx, "resolved", summary.as_deref().unwrap_or(""))
             .await?;
@@ -980,7 +1126,7 @@ impl Engine {
         ping: &[String],
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
-        for t in out.tx.threads(inc.id.0).await? {
+        for t in self.threads(out, inc.id.0).await? {
             let mut d = NewDelivery::to_channel(&t.platform, &t.channel, style, text.clone());
             d.incident_id = Some(inc.id.0);
             d.in_thread = true;

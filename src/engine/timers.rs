@@ -56,6 +56,7 @@ impl Engine {
                 .await?;
             self.fire(t, late, &mut out).await?;
         }
+        out.flush().await?;
         let platforms = std::mem::take(&mut out.platforms);
         tx.commit().await?;
         for p in &platforms {
@@ -154,17 +155,7 @@ impl Engine {
             return Ok(());
         };
         let due_at = last_update + after;
-        // Usually the nudge exists and only moves: one statement instead of two.
-        if out.tx.move_timers(inc.id.0, NUDGE, due_at).await? == 0 {
-            out.tx
-                .add_timer(&NewTimer {
-                    incident_id: Some(inc.id.0),
-                    kind: NUDGE.into(),
-                    due_at,
-                    payload: String::new(),
-                })
-                .await?;
-        }
+        out.tx.reset_timer(inc.id.0, NUDGE, due_at).await?;
         out.timer_at(due_at);
         Ok(())
     }
@@ -324,7 +315,7 @@ impl Engine {
             tracing::warn!(timer = t.id, kind = %t.new.kind, "timer without incident ignored");
             return Ok(());
         };
-        let Some(inc) = out.tx.incident(id).await? else {
+        let Some(inc) = out.incident(id).await? else {
             return Ok(());
         };
         if !inc.status.is_open() {

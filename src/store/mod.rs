@@ -211,6 +211,10 @@ pub struct DeliveryCounts {
 }
 
 /// One database transaction. Dropping it without `commit` rolls back.
+///
+/// Writes that return nothing (timeline, outbox rows, timers, incident updates) may be
+/// deferred to the next read or to `commit`, so their errors (and an incident's `Conflict`)
+/// can surface there.
 #[async_trait]
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -250,6 +254,8 @@ pub trait Tx: Send {
     async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()>;
 
     async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64>;
+    /// Inserts several outbox rows in order (ids ascending in slice order), in few statements.
+    async fn enqueue_many(&mut self, ds: &[NewDelivery], not_before: DateTime<Utc>) -> Result<()>;
     /// Mirrored copies made from an inbound message.
     async fn copies_of(&mut self, source_message: i64) -> Result<Vec<Delivery>>;
     async fn failed_deliveries(&mut self, incident_id: i64) -> Result<Vec<Delivery>>;
@@ -265,8 +271,16 @@ pub trait Tx: Send {
         kind: &str,
         due_at: DateTime<Utc>,
     ) -> Result<u64>;
-    /// Cancels the incident's pending timers whose kind is in `kinds`; returns how many.
-    async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64>;
+    /// Cancels the incident's pending timers whose kind is in `kinds`.
+    async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<()>;
+    /// Moves the incident's pending timer of `kind` to `due_at`, or adds one when none is
+    /// pending.
+    async fn reset_timer(
+        &mut self,
+        incident_id: i64,
+        kind: &str,
+        due_at: DateTime<Utc>,
+    ) -> Result<()>;
     async fn pending_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>>;
     /// Locks (PostgreSQL: `FOR UPDATE SKIP LOCKED`) and returns pending timers due by `now`.
     async fn claim_due_timers(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Timer>>;
@@ -321,6 +335,8 @@ pub trait Store: Send + Sync + 'static {
         thread_ref: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<()>;
+    /// Marks several plain deliveries (not thread roots) sent, with their remote ids.
+    async fn mark_sent_many(&self, sent: &[(i64, String)], at: DateTime<Utc>) -> Result<()>;
     async fn mark_retry(&self, id: i64, error: &str, next_at: DateTime<Utc>) -> Result<()>;
     async fn mark_failed(&self, id: i64, error: &str) -> Result<()>;
     /// When the earliest pending timer is due (the scheduler sleeps until then).

@@ -70,9 +70,148 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The largest power of two that is at most `left` and `max`: chunking a batch this way keeps
+/// the number of distinct statement texts (and prepared statements) small.
+fn chunk_len(left: usize, max: usize) -> usize {
+    let n = left.min(max);
+    1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
+/// `($first, ..., $(first+cols-1), tail), (...)` for `rows` rows of `cols` bound columns each,
+/// numbering placeholders from `first`.
+fn values_rows(rows: usize, cols: usize, first: usize, tail: &str) -> String {
+    let mut s = String::with_capacity(rows * (cols * 5 + tail.len() + 4));
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(first + r * cols + c).to_string());
+        }
+        if !tail.is_empty() {
+            s.push_str(", ");
+            s.push_str(tail);
+        }
+        s.push(')');
+    }
+    s
+}
+
+/// A bound value of a deferred statement.
+#[derive(Debug, Clone)]
+enum Val {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(bool),
+    Time(Option<DateTime<Utc>>),
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(v: Option<i64>) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Text(Some(v))
+    }
+}
+impl From<&String> for Val {
+    fn from(v: &String) -> Val {
+        Val::Text(Some(v.clone()))
+    }
+}
+impl From<&Option<String>> for Val {
+    fn from(v: &Option<String>) -> Val {
+        Val::Text(v.clone())
+    }
+}
+impl From<bool> for Val {
+    fn from(v: bool) -> Val {
+        Val::Bool(v)
+    }
+}
+impl From<DateTime<Utc>> for Val {
+    fn from(v: DateTime<Utc>) -> Val {
+        Val::Time(Some(v))
+    }
+}
+impl From<Option<DateTime<Utc>>> for Val {
+    fn from(v: Option<DateTime<Utc>>) -> Val {
+        Val::Time(v)
+    }
+}
+
+/// On SQLite, a statement that fails its script ("integer overflow", the one error `abs`
+/// raises) unless the statement before it changed exactly one row.
+const CONFLICT_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) WHERE changes() <> 1";
+
+/// A write whose result nothing waits for, kept until the transaction next reads or commits.
+struct Deferred {
+    sql: String,
+    args: Vec<Val>,
+    /// Must change exactly one row, or the transaction fails with `Conflict` (the optimistic
+    /// version check of an incident update).
+    one_row: bool,
+}
+
+/// Appends `sql` to `out` with every `$n` placeholder renumbered `$(n + by)`.
+fn shift_placeholders(sql: &str, by: usize, out: &mut String) {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end > start {
+                let n: usize = sql[start..end].parse().unwrap_or(0);
+                out.push('$');
+                out.push_str(&(n + by).to_string());
+                i = end;
+                continue;
+            }
+        }
+        let ch = sql[i..].chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+}
+
 macro_rules! sql_backend {
-    ($db:ty, $row:ty, $store:ident, $tx:ident, $for_update:expr, $skip_locked:expr, $begin:expr) => {
+    ($db:ty, $row:ty, $store:ident, $tx:ident, $for_update:expr, $skip_locked:expr, $begin:expr, $one_script:expr) => {
         use sqlx::Row;
+
+        type Q<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+        fn bind_all<'q>(mut q: Q<'q>, vals: &'q [Val]) -> Q<'q> {
+            for v in vals {
+                q = match v {
+                    Val::Int(x) => q.bind(*x),
+                    Val::Text(x) => q.bind(x.as_deref()),
+                    Val::Bool(x) => q.bind(*x),
+                    Val::Time(x) => q.bind(*x),
+                };
+            }
+            q
+        }
 
         fn incident_from_row(r: &$row) -> Result<Incident> {
             Ok(Incident {
@@ -186,21 +325,177 @@ macro_rules! sql_backend {
             })
         }
 
+        /// A transaction on a pooled connection, begun and ended by our own statements so
+        /// that on SQLite they travel with the others.
+        ///
+        /// Writes whose results nothing waits for are deferred and sent with the next
+        /// statement that must run now (a read, or `commit`): on SQLite as one script, so a
+        /// transaction costs few round trips to the driver's thread (`BEGIN` goes with the
+        /// first statement, `COMMIT` with the last writes); on PostgreSQL one after the other.
         pub struct $tx {
-            tx: sqlx::Transaction<'static, $db>,
+            conn: Option<sqlx::pool::PoolConnection<$db>>,
+            begun: bool,
+            finished: bool,
+            deferred: Vec<Deferred>,
+        }
+
+        impl Drop for $tx {
+            fn drop(&mut self) {
+                let Some(mut conn) = self.conn.take() else {
+                    return;
+                };
+                if !self.begun || self.finished {
+                    return;
+                }
+                // Roll back before the connection can be used again: it goes back to the pool
+                // only once the task is done (or is closed when there is no runtime left).
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(async move {
+                            if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                                conn.close_on_drop();
+                            }
+                        });
+                    }
+                    Err(_) => conn.close_on_drop(),
+                }
+            }
+        }
+
+        impl $tx {
+            fn db(&mut self) -> Result<&mut sqlx::pool::PoolConnection<$db>> {
+                self.conn
+                    .as_mut()
+                    .ok_or_else(|| StoreError::Corrupt("the transaction has ended".into()))
+            }
+
+            fn defer(&mut self, sql: impl Into<String>, args: Vec<Val>, one_row: bool) {
+                self.deferred.push(Deferred {
+                    sql: sql.into(),
+                    args,
+                    one_row,
+                });
+            }
+
+            /// Sends what is pending (`BEGIN`, deferred writes), then `last` if given, and
+            /// returns the rows of `last`.
+            async fn run(&mut self, last: Option<(&str, Vec<Val>)>) -> Result<Vec<$row>> {
+                let ops = std::mem::take(&mut self.deferred);
+                if $one_script {
+                    let mut sql = String::new();
+                    let mut args: Vec<Val> = Vec::new();
+                    let mut statements = 0usize;
+                    let mut guarded = false;
+                    if !self.begun {
+                        sql.push_str($begin);
+                        sql.push_str(";\n");
+                        statements += 1;
+                    }
+                    for op in ops {
+                        shift_placeholders(&op.sql, args.len(), &mut sql);
+                        sql.push_str(";\n");
+                        args.extend(op.args);
+                        statements += 1;
+                        if op.one_row {
+                            // Fails the script (before anything after it, COMMIT included)
+                            // unless the statement changed exactly one row.
+                            sql.push_str(CONFLICT_GUARD);
+                            sql.push_str(";\n");
+                            statements += 1;
+                            guarded = true;
+                        }
+                    }
+                    let want_rows = last.is_some();
+                    if let Some((q, a)) = last {
+                        shift_placeholders(q, args.len(), &mut sql);
+                        args.extend(a);
+                        statements += 1;
+                    }
+                    if statements == 0 {
+                        return Ok(Vec::new());
+                    }
+                    self.begun = true;
+                    use futures_util::TryStreamExt;
+                    let conn = self.db()?;
+                    // sqlx runs every statement of a SQLite query string in order, binding `$n`
+                    // by number across them (deprecated for sqlx 0.9: see docs/architecture.md).
+                    #[allow(deprecated)]
+                    let mut results = bind_all(sqlx::query(&sql), &args).fetch_many(&mut **conn);
+                    let mut rows = Vec::new();
+                    let mut done = 0usize;
+                    loop {
+                        match results.try_next().await {
+                            Ok(Some(sqlx::Either::Left(_))) => done += 1,
+                            Ok(Some(sqlx::Either::Right(row))) => {
+                                if want_rows && done + 1 == statements {
+                                    rows.push(row);
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) if guarded && e.to_string().contains("integer overflow") => {
+                                return Err(StoreError::Conflict);
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    if done != statements {
+                        return Err(StoreError::Corrupt(format!(
+                            "{done} of {statements} statements ran"
+                        )));
+                    }
+                    Ok(rows)
+                } else {
+                    if !self.begun {
+                        sqlx::query($begin).execute(&mut **self.db()?).await?;
+                        self.begun = true;
+                    }
+                    for op in &ops {
+                        let done = bind_all(sqlx::query(&op.sql), &op.args)
+                            .execute(&mut **self.db()?)
+                            .await?;
+                        if op.one_row && done.rows_affected() != 1 {
+                            return Err(StoreError::Conflict);
+                        }
+                    }
+                    match last {
+                        Some((q, a)) => Ok(bind_all(sqlx::query(q), &a)
+                            .fetch_all(&mut **self.db()?)
+                            .await?),
+                        None => Ok(Vec::new()),
+                    }
+                }
+            }
+
+            async fn flush(&mut self) -> Result<()> {
+                if self.begun && self.deferred.is_empty() {
+                    return Ok(());
+                }
+                self.run(None).await.map(|_| ())
+            }
         }
 
         #[async_trait]
         impl Tx for $tx {
-            async fn commit(self: Box<Self>) -> Result<()> {
-                self.tx.commit().await?;
+            async fn commit(mut self: Box<Self>) -> Result<()> {
+                if !self.begun && self.deferred.is_empty() {
+                    // Nothing was read or written.
+                    self.finished = true;
+                    return Ok(());
+                }
+                if $one_script {
+                    self.run(Some(("COMMIT", Vec::new()))).await?;
+                } else {
+                    self.flush().await?;
+                    sqlx::query("COMMIT").execute(&mut **self.db()?).await?;
+                }
+                self.finished = true;
                 Ok(())
             }
 
             async fn incident(&mut self, id: i64) -> Result<Option<Incident>> {
                 let q = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}", $for_update);
-                let row = sqlx::query(&q).bind(id).fetch_optional(&mut *self.tx).await?;
-                row.as_ref().map(incident_from_row).transpose()
+                let rows = self.run(Some((&q, vec![id.into()]))).await?;
+                rows.first().map(incident_from_row).transpose()
             }
 
             async fn insert_incident(&mut self, n: &NewIncident) -> Result<Incident> {
@@ -211,128 +506,138 @@ macro_rules! sql_backend {
                      VALUES ($1, $2, 'investigating', $3, $4, $5, $6, $7, $8, $9, $6, '', 0) \
                      RETURNING {INCIDENT_COLUMNS}"
                 );
-                let row = sqlx::query(&q)
-                    .bind(&n.title)
-                    .bind(n.severity.as_str())
-                    .bind(&n.opened_by)
-                    .bind(&n.opened_platform)
-                    .bind(&n.opened_channel)
-                    .bind(n.started_at)
-                    .bind(&n.sla_class)
-                    .bind(n.sla_window_secs)
-                    .bind(n.ack_deadline)
-                    .fetch_one(&mut *self.tx)
-                    .await?;
-                incident_from_row(&row)
+                let args = vec![
+                    (&n.title).into(),
+                    n.severity.as_str().into(),
+                    (&n.opened_by).into(),
+                    (&n.opened_platform).into(),
+                    (&n.opened_channel).into(),
+                    n.started_at.into(),
+                    (&n.sla_class).into(),
+                    n.sla_window_secs.into(),
+                    n.ack_deadline.into(),
+                ];
+                let rows = self.run(Some((&q, args))).await?;
+                match rows.first() {
+                    Some(row) => incident_from_row(row),
+                    None => Err(StoreError::Corrupt("INSERT returned no incident".into())),
+                }
             }
 
             async fn save_incident(&mut self, i: &mut Incident) -> Result<()> {
-                let done = sqlx::query(
+                self.defer(
                     "UPDATE incidents SET title = $1, severity = $2, status = $3, commander = $4, \
                      impacted_apps = $5, business_impact = $6, acknowledged_at = $7, \
                      acknowledged_by = $8, acknowledged_where = $9, resolved_at = $10, \
                      resolution = $11, last_update_at = $12, version = version + 1 \
                      WHERE id = $13 AND version = $14",
-                )
-                .bind(&i.title)
-                .bind(i.severity.as_str())
-                .bind(i.status.as_str())
-                .bind(&i.commander)
-                .bind(join_list(&i.impacted_apps))
-                .bind(&i.business_impact)
-                .bind(i.acknowledged_at)
-                .bind(&i.acknowledged_by)
-                .bind(&i.acknowledged_where)
-                .bind(i.resolved_at)
-                .bind(&i.resolution)
-                .bind(i.last_update_at)
-                .bind(i.id.0)
-                .bind(i.version)
-                .execute(&mut *self.tx)
-                .await?;
-                if done.rows_affected() != 1 {
-                    return Err(StoreError::Conflict);
-                }
+                    vec![
+                        (&i.title).into(),
+                        i.severity.as_str().into(),
+                        i.status.as_str().into(),
+                        (&i.commander).into(),
+                        join_list(&i.impacted_apps).into(),
+                        (&i.business_impact).into(),
+                        i.acknowledged_at.into(),
+                        (&i.acknowledged_by).into(),
+                        (&i.acknowledged_where).into(),
+                        i.resolved_at.into(),
+                        (&i.resolution).into(),
+                        i.last_update_at.into(),
+                        i.id.0.into(),
+                        i.version.into(),
+                    ],
+                    true,
+                );
                 i.version += 1;
                 Ok(())
             }
 
             async fn open_incidents(&mut self) -> Result<Vec<Incident>> {
+                self.flush().await?;
                 let q = format!(
                     "SELECT {INCIDENT_COLUMNS} FROM incidents \
                      WHERE status IN ('investigating', 'identified', 'monitoring') ORDER BY id"
                 );
-                let rows = sqlx::query(&q).fetch_all(&mut *self.tx).await?;
+                let rows = sqlx::query(&q).fetch_all(&mut **self.db()?).await?;
                 rows.iter().map(incident_from_row).collect()
             }
 
             async fn incident_count(&mut self) -> Result<i64> {
+                self.flush().await?;
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM incidents")
-                    .fetch_one(&mut *self.tx)
+                    .fetch_one(&mut **self.db()?)
                     .await?;
                 Ok(row.try_get("n")?)
             }
 
             async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()> {
-                sqlx::query(
+                self.defer(
                     "INSERT INTO timeline (incident_id, at, kind, actor, platform, channel, \
                      message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(ev.incident.0)
-                .bind(ev.at)
-                .bind(&ev.kind)
-                .bind(&ev.actor)
-                .bind(&ev.source.platform)
-                .bind(&ev.source.channel)
-                .bind(&ev.source.message_id)
-                .bind(&ev.detail)
-                .execute(&mut *self.tx)
-                .await?;
+                    vec![
+                        ev.incident.0.into(),
+                        ev.at.into(),
+                        (&ev.kind).into(),
+                        (&ev.actor).into(),
+                        (&ev.source.platform).into(),
+                        (&ev.source.channel).into(),
+                        (&ev.source.message_id).into(),
+                        (&ev.detail).into(),
+                    ],
+                    false,
+                );
                 Ok(())
             }
 
             async fn timeline(&mut self, incident_id: i64) -> Result<Vec<TimelineEvent>> {
+                self.flush().await?;
                 let rows = sqlx::query(
                     "SELECT incident_id, at, kind, actor, platform, channel, message_id, detail \
                      FROM timeline WHERE incident_id = $1 ORDER BY id",
                 )
                 .bind(incident_id)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut **self.db()?)
                 .await?;
                 rows.iter().map(timeline_from_row).collect()
             }
 
             async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool> {
+                self.flush().await?;
                 let row = sqlx::query(
                     "SELECT id FROM timeline WHERE incident_id = $1 AND kind = $2 LIMIT 1",
                 )
                 .bind(incident_id)
                 .bind(kind)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(&mut **self.db()?)
                 .await?;
                 Ok(row.is_some())
             }
 
             async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>> {
-                let row = sqlx::query(
-                    "INSERT INTO messages (platform, channel, message_id, thread, incident_id, \
-                     author_id, author_display, text, sent_at, received_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id",
-                )
-                .bind(&m.platform)
-                .bind(&m.channel)
-                .bind(&m.message_id)
-                .bind(&m.thread)
-                .bind(m.incident_id)
-                .bind(&m.author_id)
-                .bind(&m.author_display)
-                .bind(&m.text)
-                .bind(m.sent_at)
-                .bind(m.received_at)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-                row.map(|r| r.try_get("id").map_err(StoreError::from))
+                let args = vec![
+                    (&m.platform).into(),
+                    (&m.channel).into(),
+                    (&m.message_id).into(),
+                    (&m.thread).into(),
+                    m.incident_id.into(),
+                    (&m.author_id).into(),
+                    (&m.author_display).into(),
+                    (&m.text).into(),
+                    m.sent_at.into(),
+                    m.received_at.into(),
+                ];
+                let rows = self
+                    .run(Some((
+                        "INSERT INTO messages (platform, channel, message_id, thread, incident_id, \
+                         author_id, author_display, text, sent_at, received_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                         ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id",
+                        args,
+                    )))
+                    .await?;
+                rows.first()
+                    .map(|r| r.try_get("id").map_err(StoreError::from))
                     .transpose()
             }
 
@@ -342,6 +647,7 @@ macro_rules! sql_backend {
                 channel: &str,
                 message_id: &str,
             ) -> Result<Option<MessageRow>> {
+                self.flush().await?;
                 let q = format!(
                     "SELECT {MESSAGE_COLUMNS} FROM messages \
                      WHERE platform = $1 AND channel = $2 AND message_id = $3"
@@ -350,17 +656,17 @@ macro_rules! sql_backend {
                     .bind(platform)
                     .bind(channel)
                     .bind(message_id)
-                    .fetch_optional(&mut *self.tx)
+                    .fetch_optional(&mut **self.db()?)
                     .await?;
                 row.as_ref().map(message_from_row).transpose()
             }
 
             async fn set_message_incident(&mut self, id: i64, incident_id: i64) -> Result<()> {
-                sqlx::query("UPDATE messages SET incident_id = $1 WHERE id = $2")
-                    .bind(incident_id)
-                    .bind(id)
-                    .execute(&mut *self.tx)
-                    .await?;
+                self.defer(
+                    "UPDATE messages SET incident_id = $1 WHERE id = $2",
+                    vec![incident_id.into(), id.into()],
+                    false,
+                );
                 Ok(())
             }
 
@@ -372,39 +678,39 @@ macro_rules! sql_backend {
             ) -> Result<Option<i64>> {
                 // The thread root itself, a mirrored copy replied to, or an inbound
                 // message replied to.
-                let row = sqlx::query(
-                    "SELECT incident_id FROM threads \
-                       WHERE platform = $1 AND thread_ref = $3 AND (channel = $2 OR thread_ref = $2) \
-                     UNION ALL \
-                     SELECT incident_id FROM deliveries \
-                       WHERE platform = $1 AND remote_id = $3 AND incident_id IS NOT NULL \
-                     UNION ALL \
-                     SELECT incident_id FROM messages \
-                       WHERE platform = $1 AND channel = $2 AND message_id = $3 \
-                       AND incident_id IS NOT NULL \
-                     LIMIT 1",
-                )
-                .bind(platform)
-                .bind(channel)
-                .bind(thread_ref)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-                row.map(|r| r.try_get("incident_id").map_err(StoreError::from))
+                let rows = self
+                    .run(Some((
+                        "SELECT incident_id FROM threads \
+                           WHERE platform = $1 AND thread_ref = $3 AND (channel = $2 OR thread_ref = $2) \
+                         UNION ALL \
+                         SELECT incident_id FROM deliveries \
+                           WHERE platform = $1 AND remote_id = $3 AND incident_id IS NOT NULL \
+                         UNION ALL \
+                         SELECT incident_id FROM messages \
+                           WHERE platform = $1 AND channel = $2 AND message_id = $3 \
+                           AND incident_id IS NOT NULL \
+                         LIMIT 1",
+                        vec![platform.into(), channel.into(), thread_ref.into()],
+                    )))
+                    .await?;
+                rows.first()
+                    .map(|r| r.try_get("incident_id").map_err(StoreError::from))
                     .transpose()
             }
 
             async fn threads(&mut self, incident_id: i64) -> Result<Vec<ThreadRow>> {
-                let rows = sqlx::query(
-                    "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
-                     FROM threads WHERE incident_id = $1 ORDER BY platform, channel",
-                )
-                .bind(incident_id)
-                .fetch_all(&mut *self.tx)
-                .await?;
+                let rows = self
+                    .run(Some((
+                        "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
+                         FROM threads WHERE incident_id = $1 ORDER BY platform, channel",
+                        vec![incident_id.into()],
+                    )))
+                    .await?;
                 rows.iter().map(thread_from_row).collect()
             }
 
             async fn thread_root_in_flight(&mut self, platform: &str, channel: &str) -> Result<bool> {
+                self.flush().await?;
                 let row = sqlx::query(
                     "SELECT t.incident_id FROM threads t JOIN deliveries d ON d.id = t.root_delivery_id \
                      WHERE t.platform = $1 AND t.channel = $2 AND t.thread_ref IS NULL \
@@ -412,84 +718,130 @@ macro_rules! sql_backend {
                 )
                 .bind(platform)
                 .bind(channel)
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(&mut **self.db()?)
                 .await?;
                 Ok(row.is_some())
             }
 
             async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()> {
-                sqlx::query(
+                self.defer(
                     "INSERT INTO threads (incident_id, platform, channel, root_delivery_id, \
                      thread_ref) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (incident_id, platform, channel) DO NOTHING",
-                )
-                .bind(t.incident_id)
-                .bind(&t.platform)
-                .bind(&t.channel)
-                .bind(t.root_delivery_id)
-                .bind(&t.thread_ref)
-                .execute(&mut *self.tx)
-                .await?;
+                    vec![
+                        t.incident_id.into(),
+                        (&t.platform).into(),
+                        (&t.channel).into(),
+                        t.root_delivery_id.into(),
+                        (&t.thread_ref).into(),
+                    ],
+                    false,
+                );
                 Ok(())
             }
 
             async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64> {
-                let row = sqlx::query(
-                    "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
-                     thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
-                     status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, \
-                     $13, $13) RETURNING id",
-                )
-                .bind(&d.platform)
-                .bind(&d.channel)
-                .bind(d.incident_id)
-                .bind(d.style.as_str())
-                .bind(d.in_thread)
-                .bind(&d.thread_ref)
-                .bind(&d.author)
-                .bind(&d.text)
-                .bind(join_list(&d.mentions))
-                .bind(d.source_message)
-                .bind(d.edit_of)
-                .bind(d.delete_of)
-                .bind(not_before)
-                .fetch_one(&mut *self.tx)
-                .await?;
-                Ok(row.try_get("id")?)
+                let args = vec![
+                    (&d.platform).into(),
+                    (&d.channel).into(),
+                    d.incident_id.into(),
+                    d.style.as_str().into(),
+                    d.in_thread.into(),
+                    (&d.thread_ref).into(),
+                    (&d.author).into(),
+                    (&d.text).into(),
+                    join_list(&d.mentions).into(),
+                    d.source_message.into(),
+                    d.edit_of.into(),
+                    d.delete_of.into(),
+                    not_before.into(),
+                ];
+                let rows = self
+                    .run(Some((
+                        "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
+                         thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
+                         status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, \
+                         $13, $13) RETURNING id",
+                        args,
+                    )))
+                    .await?;
+                match rows.first() {
+                    Some(r) => Ok(r.try_get("id")?),
+                    None => Err(StoreError::Corrupt("INSERT returned no id".into())),
+                }
+            }
+
+            async fn enqueue_many(&mut self, ds: &[NewDelivery], not_before: DateTime<Utc>) -> Result<()> {
+                // Power-of-two chunks: few distinct statement texts for the statement cache.
+                let mut rest = ds;
+                while !rest.is_empty() {
+                    let n = chunk_len(rest.len(), 64);
+                    let (chunk, tail) = rest.split_at(n);
+                    rest = tail;
+                    let q = format!(
+                        "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
+                         thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
+                         status, attempts, next_attempt_at, created_at) VALUES {}",
+                        values_rows(n, 12, 2, "'pending', 0, $1, $1")
+                    );
+                    let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * n);
+                    args.push(not_before.into());
+                    for d in chunk {
+                        args.extend([
+                            (&d.platform).into(),
+                            (&d.channel).into(),
+                            d.incident_id.into(),
+                            d.style.as_str().into(),
+                            d.in_thread.into(),
+                            (&d.thread_ref).into(),
+                            (&d.author).into(),
+                            (&d.text).into(),
+                            join_list(&d.mentions).into(),
+                            d.source_message.into(),
+                            d.edit_of.into(),
+                            d.delete_of.into(),
+                        ]);
+                    }
+                    self.defer(q, args, false);
+                }
+                Ok(())
             }
 
             async fn copies_of(&mut self, source_message: i64) -> Result<Vec<Delivery>> {
+                self.flush().await?;
                 let q = format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries \
                      WHERE source_message = $1 AND edit_of IS NULL AND delete_of IS NULL ORDER BY id"
                 );
                 let rows = sqlx::query(&q)
                     .bind(source_message)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(&mut **self.db()?)
                     .await?;
                 rows.iter().map(delivery_from_row).collect()
             }
 
             async fn failed_deliveries(&mut self, incident_id: i64) -> Result<Vec<Delivery>> {
+                self.flush().await?;
                 let q = format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries \
                      WHERE incident_id = $1 AND status = 'failed' ORDER BY id"
                 );
                 let rows = sqlx::query(&q)
                     .bind(incident_id)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(&mut **self.db()?)
                     .await?;
                 rows.iter().map(delivery_from_row).collect()
             }
 
             async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts> {
+                self.flush().await?;
                 let rows = sqlx::query(
                     "SELECT status, COUNT(*) AS n FROM deliveries WHERE incident_id = $1 \
                      GROUP BY status",
                 )
                 .bind(incident_id)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut **self.db()?)
                 .await?;
                 let mut c = DeliveryCounts::default();
                 for r in rows {
@@ -504,6 +856,7 @@ macro_rules! sql_backend {
             }
 
             async fn add_timer(&mut self, t: &NewTimer) -> Result<i64> {
+                self.flush().await?;
                 let row = sqlx::query(
                     "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
                      VALUES ($1, $2, $3, $4, 'pending', $3) RETURNING id",
@@ -512,7 +865,7 @@ macro_rules! sql_backend {
                 .bind(&t.kind)
                 .bind(t.due_at)
                 .bind(&t.payload)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(&mut **self.db()?)
                 .await?;
                 Ok(row.try_get("id")?)
             }
@@ -521,21 +874,39 @@ macro_rules! sql_backend {
                 if timers.is_empty() {
                     return Ok(());
                 }
-                let rows: Vec<String> = (0..timers.len())
-                    .map(|i| {
-                        let b = i * 4;
-                        format!("(${}, ${}, ${}, ${}, 'pending', ${})", b + 1, b + 2, b + 3, b + 4, b + 3)
-                    })
-                    .collect();
                 let q = format!(
-                    "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) VALUES {}",
-                    rows.join(", ")
+                    "INSERT INTO timers (incident_id, kind, due_at, payload, created_at, state) VALUES {}",
+                    values_rows(timers.len(), 5, 1, "'pending'")
                 );
-                let mut query = sqlx::query(&q);
+                let mut args: Vec<Val> = Vec::with_capacity(5 * timers.len());
                 for t in timers {
-                    query = query.bind(t.incident_id).bind(&t.kind).bind(t.due_at).bind(&t.payload);
+                    args.extend([
+                        t.incident_id.into(),
+                        (&t.kind).into(),
+                        t.due_at.into(),
+                        (&t.payload).into(),
+                        t.due_at.into(),
+                    ]);
                 }
-                query.execute(&mut *self.tx).await?;
+                self.defer(q, args, false);
+                Ok(())
+            }
+
+            async fn reset_timer(&mut self, incident_id: i64, kind: &str, due_at: DateTime<Utc>) -> Result<()> {
+                // Move the pending one, or add it when there is none.
+                self.defer(
+                    "UPDATE timers SET due_at = $3 \
+                     WHERE incident_id = $1 AND kind = $2 AND state = 'pending'",
+                    vec![incident_id.into(), kind.into(), due_at.into()],
+                    false,
+                );
+                self.defer(
+                    "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
+                     SELECT $1, $2, $3, '', 'pending', $3 WHERE NOT EXISTS (SELECT 1 FROM timers \
+                     WHERE incident_id = $1 AND kind = $2 AND state = 'pending')",
+                    vec![incident_id.into(), kind.into(), due_at.into()],
+                    false,
+                );
                 Ok(())
             }
 
@@ -545,6 +916,7 @@ macro_rules! sql_backend {
                 kind: &str,
                 due_at: DateTime<Utc>,
             ) -> Result<u64> {
+                self.flush().await?;
                 Ok(sqlx::query(
                     "UPDATE timers SET due_at = $1 \
                      WHERE incident_id = $2 AND kind = $3 AND state = 'pending'",
@@ -552,16 +924,15 @@ macro_rules! sql_backend {
                 .bind(due_at)
                 .bind(incident_id)
                 .bind(kind)
-                .execute(&mut *self.tx)
+                .execute(&mut **self.db()?)
                 .await?
                 .rows_affected())
             }
 
-            async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<u64> {
+            async fn cancel_timers(&mut self, incident_id: i64, kinds: &[&str]) -> Result<()> {
                 if kinds.is_empty() {
-                    return Ok(0);
+                    return Ok(());
                 }
-                // One statement for all kinds: every statement is a round trip to the driver.
                 let placeholders: Vec<String> =
                     (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
                 let q = format!(
@@ -569,14 +940,14 @@ macro_rules! sql_backend {
                      AND state = 'pending' AND kind IN ({})",
                     placeholders.join(", ")
                 );
-                let mut query = sqlx::query(&q).bind(incident_id);
-                for kind in kinds {
-                    query = query.bind(*kind);
-                }
-                Ok(query.execute(&mut *self.tx).await?.rows_affected())
+                let mut args: Vec<Val> = vec![incident_id.into()];
+                args.extend(kinds.iter().map(|k| Val::from(*k)));
+                self.defer(q, args, false);
+                Ok(())
             }
 
             async fn pending_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>> {
+                self.flush().await?;
                 // Two statements rather than `$1 IS NULL OR ...`, which SQLite cannot index.
                 let rows = match incident_id {
                     Some(id) => {
@@ -584,20 +955,21 @@ macro_rules! sql_backend {
                             "SELECT {TIMER_COLUMNS} FROM timers WHERE incident_id = $1 \
                              AND state = 'pending' ORDER BY due_at, id"
                         );
-                        sqlx::query(&q).bind(id).fetch_all(&mut *self.tx).await?
+                        sqlx::query(&q).bind(id).fetch_all(&mut **self.db()?).await?
                     }
                     None => {
                         let q = format!(
                             "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' \
                              ORDER BY due_at, id"
                         );
-                        sqlx::query(&q).fetch_all(&mut *self.tx).await?
+                        sqlx::query(&q).fetch_all(&mut **self.db()?).await?
                     }
                 };
                 rows.iter().map(timer_from_row).collect()
             }
 
             async fn claim_due_timers(&mut self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Timer>> {
+                self.flush().await?;
                 let q = format!(
                     "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' AND due_at <= $1 \
                      ORDER BY due_at, id LIMIT $2{}",
@@ -606,25 +978,23 @@ macro_rules! sql_backend {
                 let rows = sqlx::query(&q)
                     .bind(now)
                     .bind(limit)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(&mut **self.db()?)
                     .await?;
                 rows.iter().map(timer_from_row).collect()
             }
 
             async fn mark_timer_fired(&mut self, id: i64, at: DateTime<Utc>, late_ms: i64) -> Result<()> {
-                sqlx::query(
+                self.defer(
                     "UPDATE timers SET state = 'fired', fired_at = $1, late_ms = $2 \
                      WHERE id = $3 AND state = 'pending'",
-                )
-                .bind(at)
-                .bind(late_ms)
-                .bind(id)
-                .execute(&mut *self.tx)
-                .await?;
+                    vec![at.into(), late_ms.into(), id.into()],
+                    false,
+                );
                 Ok(())
             }
 
             async fn ensure_timer(&mut self, t: &NewTimer) -> Result<bool> {
+                self.flush().await?;
                 let n = sqlx::query(
                     "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
                      VALUES (NULL, $1, $2, $3, 'pending', $2) ON CONFLICT DO NOTHING",
@@ -632,25 +1002,27 @@ macro_rules! sql_backend {
                 .bind(&t.kind)
                 .bind(t.due_at)
                 .bind(&t.payload)
-                .execute(&mut *self.tx)
+                .execute(&mut **self.db()?)
                 .await?
                 .rows_affected();
                 Ok(n == 1)
             }
 
             async fn fired_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>> {
+                self.flush().await?;
                 let q = format!(
                     "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'fired' \
                      AND ($1 IS NULL OR incident_id = $1) ORDER BY fired_at, id"
                 );
                 let rows = sqlx::query(&q)
                     .bind(incident_id)
-                    .fetch_all(&mut *self.tx)
+                    .fetch_all(&mut **self.db()?)
                     .await?;
                 rows.iter().map(timer_from_row).collect()
             }
 
             async fn add_oncall_override(&mut self, o: &OncallOverride) -> Result<i64> {
+                self.flush().await?;
                 let row = sqlx::query(
                     "INSERT INTO oncall_overrides (rotation, person, starts_at, ends_at, \
                      created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -661,7 +1033,7 @@ macro_rules! sql_backend {
                 .bind(o.ends_at)
                 .bind(&o.created_by)
                 .bind(o.created_at)
-                .fetch_one(&mut *self.tx)
+                .fetch_one(&mut **self.db()?)
                 .await?;
                 Ok(row.try_get("id")?)
             }
@@ -671,13 +1043,14 @@ macro_rules! sql_backend {
                 rotation: &str,
                 from: DateTime<Utc>,
             ) -> Result<Vec<OncallOverride>> {
+                self.flush().await?;
                 let rows = sqlx::query(
                     "SELECT rotation, person, starts_at, ends_at, created_by, created_at \
                      FROM oncall_overrides WHERE rotation = $1 AND ends_at > $2 ORDER BY id",
                 )
                 .bind(rotation)
                 .bind(from)
-                .fetch_all(&mut *self.tx)
+                .fetch_all(&mut **self.db()?)
                 .await?;
                 rows.iter()
                     .map(|r| {
@@ -701,8 +1074,13 @@ macro_rules! sql_backend {
             }
 
             async fn begin(&self) -> Result<Box<dyn Tx>> {
-                let tx = self.pool.begin_with($begin).await?;
-                Ok(Box::new($tx { tx }))
+                let conn = self.pool.acquire().await?;
+                Ok(Box::new($tx {
+                    conn: Some(conn),
+                    begun: false,
+                    finished: false,
+                    deferred: Vec::new(),
+                }))
             }
 
             async fn pending_deliveries(&self, platform: &str, limit: i64) -> Result<Vec<Delivery>> {
@@ -774,6 +1152,32 @@ macro_rules! sql_backend {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn mark_sent_many(&self, sent: &[(i64, String)], at: DateTime<Utc>) -> Result<()> {
+                let mut rest = sent;
+                while !rest.is_empty() {
+                    let n = chunk_len(rest.len(), 64);
+                    let (chunk, tail) = rest.split_at(n);
+                    rest = tail;
+                    // $1 is the time; then (id, remote id) pairs.
+                    let cases: String = (0..n)
+                        .map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3))
+                        .collect();
+                    let ids: Vec<String> = (0..n).map(|i| format!("${}", 2 * i + 2)).collect();
+                    let q = format!(
+                        "UPDATE deliveries SET status = 'sent', remote_id = CASE id{cases} END, \
+                         sent_at = $1, attempts = attempts + 1, last_error = NULL \
+                         WHERE id IN ({})",
+                        ids.join(", ")
+                    );
+                    let mut query = sqlx::query(&q).bind(at);
+                    for (id, remote) in chunk {
+                        query = query.bind(*id).bind(remote.as_str());
+                    }
+                    query.execute(&self.pool).await?;
+                }
                 Ok(())
             }
 
@@ -896,7 +1300,8 @@ pub mod sqlite {
         SqliteTx,
         "",
         "",
-        "BEGIN IMMEDIATE"
+        "BEGIN IMMEDIATE",
+        true
     );
 }
 
@@ -947,6 +1352,7 @@ pub mod postgres {
         PgTx,
         " FOR UPDATE",
         " FOR UPDATE SKIP LOCKED",
-        "BEGIN"
+        "BEGIN",
+        false
     );
 }

@@ -33,6 +33,8 @@ pub struct Extras {
     pub second_irc_channel: bool,
     /// Flare's own IRC pacing.
     pub irc_lines_per_second: Option<f64>,
+    /// Connect Flare to IRC only (no Slack, no Rocket.Chat), as a plain IRC -> IRC relay.
+    pub irc_only: bool,
 }
 
 impl World {
@@ -62,7 +64,7 @@ impl World {
             ""
         };
         let lps = x.irc_lines_per_second.unwrap_or(500.0);
-        format!(
+        let config = format!(
             r##"
 {database}
 [delivery]
@@ -126,7 +128,16 @@ incident = true
             irc_port = x.irc_port.unwrap_or(self.irc.port),
             api = self.slack.api_base,
             rc = self.rc.url(),
-        )
+        );
+        if x.irc_only {
+            // Everything from the first non-IRC platform on.
+            return config
+                .split("\n[[slack]]")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        config
     }
 
     /// An IRC person in `channels`.
