@@ -308,6 +308,8 @@ async fn process(s: &Sizes, irc_only: bool) {
         .await;
     tokio::time::sleep(Duration::from_secs(if full() { 5 } else { 1 })).await;
     let idle = status_kib(pid, "VmRSS:");
+    let (anon, file) = (status_kib(pid, "RssAnon:"), status_kib(pid, "RssFile:"));
+    let threads = status_kib(pid, "Threads:");
     let before = cpu_ticks(pid);
     let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
     let relayed = lat.len();
@@ -330,9 +332,12 @@ async fn process(s: &Sizes, irc_only: bool) {
     );
     let cpu_ms = ticks as f64 * 10.0;
     println!(
-        "flare process ({what}): idle RSS {:.1} MiB, peak {:.1} MiB; CPU {:.0} ms for {relayed} \
-         inbound messages ({} deliveries): {:.3} ms per message, {:.3} ms per delivery",
+        "flare process ({what}): idle RSS {:.1} MiB (anon {:.1}, file {:.1}, {threads} threads), \
+         peak {:.1} MiB; CPU {:.0} ms for {relayed} inbound messages ({} deliveries): \
+         {:.3} ms per message, {:.3} ms per delivery",
         idle as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0,
         peak as f64 / 1024.0,
         cpu_ms,
         relayed * copies,

@@ -307,3 +307,91 @@ async fn edits_and_deletions_follow_the_mirrored_copies() {
     assert!(kinds.contains(&"message_edited".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"message_deleted".to_string()), "{kinds:?}");
 }
+
+fn console_event(user: &str, text: &str, id: &str, hint: Option<i64>) -> Inbound {
+    Inbound {
+        platform: "console".into(),
+        kind: PlatformKind::Console,
+        event: InboundKind::Message,
+        channel: "#ops".into(),
+        thread: None,
+        incident_hint: hint,
+        author: Author {
+            id: user.into(),
+            display: user.into(),
+        },
+        text: text.into(),
+        message_id: id.into(),
+        sent_at: at("2026-11-24T15:00:00Z"),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_is_handled_in_order_in_one_transaction() {
+    use flare::engine::Decision;
+    let clock = tuesday_10am();
+    let f = flare("", &clock).await;
+    let engine = &f.running.engine;
+    let batch = [
+        console_event("alice", "!inc open Batch incident sev2", "b-1", None),
+        // Names the incident opened just before it, in the same transaction.
+        console_event("bob", "looking", "b-2", Some(1)),
+        // Names an incident that does not exist: a plain message, ignored.
+        console_event("bob", "INC-99 is not a thing", "b-3", Some(99)),
+        // Redelivered within the batch.
+        console_event("bob", "looking", "b-2", Some(1)),
+        console_event("alice", "!inc update failover started", "b-4", Some(1)),
+    ];
+    let outcomes = engine.handle_batch(&batch).await.expect("batch");
+    let decisions: Vec<Decision> = outcomes.iter().map(|o| o.decision.clone()).collect();
+    assert_eq!(
+        decisions,
+        [
+            Decision::Command("open"),
+            Decision::Acknowledged(flare::domain::incident::IncidentId(1)),
+            Decision::Ignored,
+            Decision::Duplicate,
+            Decision::Command("update"),
+        ]
+    );
+    let inc = f.incident(1).await;
+    assert_eq!(inc.acknowledged_by.as_deref(), Some("bob"));
+    let kinds: Vec<String> = f.timeline(1).await.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["opened", "ack_first_reply", "update"]);
+    // The same events again are all duplicates (or ignored), and change nothing.
+    let again = engine.handle_batch(&batch).await.expect("batch");
+    assert!(
+        again
+            .iter()
+            .all(|o| matches!(o.decision, Decision::Duplicate | Decision::Ignored)),
+        "{again:?}"
+    );
+    assert_eq!(f.timeline(1).await.len(), 3);
+    // Messages of a known incident are recorded ahead of handling, in one statement.
+    let more = [
+        console_event("carol", "db primary is back", "b-6", Some(1)),
+        console_event("carol", "db primary is back", "b-6", Some(1)),
+        console_event("alice", "!inc status identified", "b-7", Some(1)),
+    ];
+    let outcomes = engine.handle_batch(&more).await.expect("batch");
+    let decisions: Vec<Decision> = outcomes.iter().map(|o| o.decision.clone()).collect();
+    assert_eq!(
+        decisions,
+        [
+            Decision::Mirrored(flare::domain::incident::IncidentId(1)),
+            Decision::Duplicate,
+            Decision::Command("status"),
+        ]
+    );
+    assert_eq!(
+        f.incident(1).await.status,
+        flare::domain::incident::Status::Identified
+    );
+    // One at a time, a hint naming a missing incident does not hold up what follows.
+    let lone = engine
+        .handle(&console_event("bob", "still nothing", "b-5", Some(42)))
+        .await
+        .expect("handled");
+    assert_eq!(lone.decision, Decision::Ignored);
+    f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}

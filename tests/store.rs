@@ -327,6 +327,53 @@ async fn a_reset_timer_moves_or_adds(s: SharedStore) {
     );
 }
 
+async fn messages_recorded_in_bulk_dedupe(s: SharedStore) {
+    let rec = |id: &str| MessageRecord {
+        platform: "irc".into(),
+        channel: "#ops".into(),
+        message_id: id.into(),
+        thread: None,
+        incident_id: None,
+        author_id: "dave".into(),
+        author_display: "dave".into(),
+        text: format!("line {id}"),
+        sent_at: at("2026-11-24T15:00:00Z"),
+        received_at: at("2026-11-24T15:00:01Z"),
+    };
+    let mut tx = s.begin().await.expect("begin");
+    let before = tx.record_message(&rec("m-0")).await.expect("record");
+    assert!(before.is_some());
+    let batch: Vec<MessageRecord> = ["m-0", "m-1", "m-2", "m-1", "m-3"]
+        .iter()
+        .map(|id| rec(id))
+        .collect();
+    let ids = tx.record_messages(&batch).await.expect("bulk");
+    assert_eq!(ids.len(), 5);
+    assert!(ids[0].is_none(), "recorded before");
+    assert!(ids[1].is_some() && ids[2].is_some() && ids[4].is_some());
+    assert!(ids[3].is_none(), "the second of two equal keys");
+    let found = tx
+        .find_message("irc", "#ops", "m-2")
+        .await
+        .expect("find")
+        .expect("exists");
+    assert_eq!(Some(found.id), ids[2]);
+    assert_eq!(found.record, batch[2]);
+    // Forgotten ones can be recorded again later.
+    tx.forget_messages(&[ids[4].unwrap_or_default()])
+        .await
+        .expect("forget");
+    tx.commit().await.expect("commit");
+    let mut tx = s.begin().await.expect("begin");
+    assert!(
+        tx.record_message(&rec("m-3"))
+            .await
+            .expect("again")
+            .is_some()
+    );
+    assert!(tx.record_message(&rec("m-2")).await.expect("dup").is_none());
+}
+
 async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
     let mut tx = s.begin().await.expect("begin");
     let inc = tx
@@ -463,6 +510,7 @@ suite!(
     outbox_order_retry_and_failure,
     outbox_rows_in_bulk_keep_their_order,
     a_reset_timer_moves_or_adds,
+    messages_recorded_in_bulk_dedupe,
     timers_claim_cancel_and_fire_once,
     timeline_keeps_utc_instants
 );

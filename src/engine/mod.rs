@@ -111,13 +111,15 @@ pub struct Engine {
     channels: Vec<ChannelRole>,
     wake: Arc<Wake>,
     /// Facts that never change once true, kept across transactions so hot paths skip a read:
-    /// which incident a platform thread belongs to, and an incident's threads once every root
+    /// which incidents exist, which incident a platform thread belongs to, and an incident's threads once every root
     /// has been sent (rows are only ever added at open, and a root's id is set once).
     known: std::sync::Mutex<Known>,
 }
 
 #[derive(Default)]
 struct Known {
+    /// Incidents that exist (none is ever deleted).
+    incidents: HashSet<i64>,
     thread_incident: HashMap<(String, String, String), i64>,
     threads: HashMap<i64, Vec<ThreadRow>>,
 }
@@ -156,6 +158,9 @@ pub(crate) struct Outbox<'t> {
     queued: Vec<NewDelivery>,
     incidents: HashMap<i64, Incident>,
     threads: HashMap<i64, Vec<ThreadRow>>,
+    /// Messages of a batch recorded ahead, by (platform, channel, message id): the id, or
+    /// `None` for a duplicate. Taken by each event as it is handled.
+    recorded: HashMap<(String, String, String), Option<i64>>,
 }
 
 impl<'t> Outbox<'t> {
@@ -169,6 +174,7 @@ impl<'t> Outbox<'t> {
             queued: Vec::new(),
             incidents: HashMap::new(),
             threads: HashMap::new(),
+            recorded: HashMap::new(),
         }
     }
 
@@ -324,6 +330,9 @@ impl Engine {
         let mut outcomes = Vec::with_capacity(evs.len());
         let mut stalled: HashSet<(&str, &str)> = HashSet::new();
         let mut wrote = false;
+        if evs.len() > 1 {
+            self.record_ahead(evs, &mut out).await?;
+        }
         for ev in evs {
             let key = (ev.platform.as_str(), ev.channel.as_str());
             if stalled.contains(&key) {
@@ -347,6 +356,10 @@ impl Engine {
                 deliveries: out.count - before,
             });
         }
+        // Recorded ahead but not handled (parked behind an unknown thread): they are handled
+        // later, and must not look like duplicates then.
+        let unhandled: Vec<i64> = out.recorded.drain().filter_map(|(_, id)| id).collect();
+        out.tx.forget_messages(&unhandled).await?;
         out.flush().await?;
         let (platforms, count, timers) = (
             std::mem::take(&mut out.platforms),
@@ -378,7 +391,7 @@ impl Engine {
             user: actor.key.clone(),
             message_id: ev.message_id.clone(),
         };
-        let thread_incident = self.thread_incident(ev, out.tx).await?;
+        let thread_incident = self.thread_incident(ev, out).await?;
         let ctx = Ctx {
             ev,
             actor,
@@ -397,9 +410,21 @@ impl Engine {
     async fn thread_incident(
         &self,
         ev: &Inbound,
-        tx: &mut Box<dyn Tx>,
+        out: &mut Outbox<'_>,
     ) -> Result<Option<i64>, StoreError> {
         if let Some(n) = ev.incident_hint {
+            // A hint (IRC `INC-7: ...`) may name an incident that does not exist.
+            if self.known().incidents.contains(&n) {
+                return Ok(Some(n));
+            }
+            if out.incident(n).await?.is_none() {
+                return Ok(None);
+            }
+            let mut known = self.known();
+            if known.incidents.len() >= KNOWN_MAX {
+                known.incidents.clear();
+            }
+            known.incidents.insert(n);
             return Ok(Some(n));
         }
         let target = match (&ev.event, &ev.thread) {
@@ -411,7 +436,8 @@ impl Engine {
         if let Some(id) = self.known().thread_incident.get(&key) {
             return Ok(Some(*id));
         }
-        let found = tx
+        let found = out
+            .tx
             .incident_for_thread(&ev.platform, &ev.channel, target)
             .await?;
         if let Some(id) = found {
@@ -437,22 +463,19 @@ impl Engine {
             }
             return Ok(Decision::Ignored);
         }
-        let Some(msg_id) = out
-            .tx
-            .record_message(&crate::store::MessageRecord {
-                platform: ctx.ev.platform.clone(),
-                channel: ctx.ev.channel.clone(),
-                message_id: ctx.ev.message_id.clone(),
-                thread: ctx.ev.thread.clone(),
-                incident_id: ctx.thread_incident,
-                author_id: ctx.ev.author.id.clone(),
-                author_display: ctx.ev.author.display.clone(),
-                text: ctx.ev.text.clone(),
-                sent_at: ctx.ev.sent_at,
-                received_at: out.now,
-            })
-            .await?
-        else {
+        let key = (
+            ctx.ev.platform.clone(),
+            ctx.ev.channel.clone(),
+            ctx.ev.message_id.clone(),
+        );
+        let recorded = match out.recorded.remove(&key) {
+            Some(ahead) => ahead,
+            None => {
+                let m = Self::message_record(ctx.ev, ctx.thread_incident, out.now);
+                self.record_message(ctx, out, &m).await?
+            }
+        };
+        let Some(msg_id) = recorded else {
             return Ok(Decision::Duplicate);
         };
         match parsed {
@@ -463,6 +486,90 @@ impl Engine {
             }
             Parsed::Command(cmd) => self.command(ctx, cmd, msg_id, out).await,
         }
+    }
+
+    fn message_record(
+        ev: &Inbound,
+        incident: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> crate::store::MessageRecord {
+        crate::store::MessageRecord {
+            platform: ev.platform.clone(),
+            channel: ev.channel.clone(),
+            message_id: ev.message_id.clone(),
+            thread: ev.thread.clone(),
+            incident_id: incident,
+            author_id: ev.author.id.clone(),
+            author_display: ev.author.display.clone(),
+            text: ev.text.clone(),
+            sent_at: ev.sent_at,
+            received_at: now,
+        }
+    }
+
+    /// Records, in one go, the messages of a batch that will certainly be recorded: commands,
+    /// and messages in a thread whose incident is known without reading (a hint or `Known`).
+    /// The rest are recorded one by one as they are handled.
+    async fn record_ahead(&self, evs: &[Inbound], out: &mut Outbox<'_>) -> Result<(), StoreError> {
+        let mut records = Vec::new();
+        for ev in evs.iter().filter(|e| e.event == InboundKind::Message) {
+            let incident = match (ev.incident_hint, &ev.thread) {
+                (Some(n), _) if self.known().incidents.contains(&n) => Some(n),
+                (Some(_), _) => continue,
+                (None, None) => None,
+                (None, Some(t)) => {
+                    let key = (ev.platform.clone(), ev.channel.clone(), t.clone());
+                    match self.known().thread_incident.get(&key) {
+                        Some(id) => Some(*id),
+                        None => continue,
+                    }
+                }
+            };
+            if incident.is_none() && command::parse(&ev.text) == Parsed::NotACommand {
+                continue;
+            }
+            records.push(Self::message_record(ev, incident, out.now));
+        }
+        if records.len() < 2 {
+            return Ok(());
+        }
+        let ids = out.tx.record_messages(&records).await?;
+        for (m, id) in records.into_iter().zip(ids) {
+            out.recorded
+                .entry((m.platform, m.channel, m.message_id))
+                .or_insert(id);
+        }
+        Ok(())
+    }
+
+    /// Records the message; for a message in an incident's thread, reads the incident and its
+    /// threads in the same round trip (unless this transaction or `Known` has them already).
+    async fn record_message(
+        &self,
+        ctx: &Ctx<'_>,
+        out: &mut Outbox<'_>,
+        m: &crate::store::MessageRecord,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some(id) = ctx.thread_incident else {
+            return out.tx.record_message(m).await;
+        };
+        let want_incident = !out.incidents.contains_key(&id);
+        let want_threads =
+            !out.threads.contains_key(&id) && !self.known().threads.contains_key(&id);
+        if !want_incident && !want_threads {
+            return out.tx.record_message(m).await;
+        }
+        let (msg, inc, threads) = out
+            .tx
+            .record_message_reading(m, want_incident.then_some(id), want_threads.then_some(id))
+            .await?;
+        if let Some(inc) = inc {
+            out.incidents.insert(id, inc);
+        }
+        if let Some(t) = threads {
+            out.threads.insert(id, t);
+        }
+        Ok(msg)
     }
 
     /// A reply to the person who wrote the event, where they wrote it.

@@ -233,6 +233,19 @@ pub trait Tx: Send {
 
     /// Records an inbound message; `None` when it was recorded before (a redelivery).
     async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>>;
+    /// Records several inbound messages at once; for each, its id, or `None` when it was
+    /// recorded before (or earlier in `ms`).
+    async fn record_messages(&mut self, ms: &[MessageRecord]) -> Result<Vec<Option<i64>>>;
+    /// Removes messages recorded by `record_messages` whose events were then not handled.
+    async fn forget_messages(&mut self, ids: &[i64]) -> Result<()>;
+    /// `record_message`, and in the same round trip where the backend can, the incident
+    /// `incident` (locked for update) and the threads of `threads_of`.
+    async fn record_message_reading(
+        &mut self,
+        m: &MessageRecord,
+        incident: Option<i64>,
+        threads_of: Option<i64>,
+    ) -> Result<(Option<i64>, Option<Incident>, Option<Vec<ThreadRow>>)>;
     async fn find_message(
         &mut self,
         platform: &str,

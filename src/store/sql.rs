@@ -195,6 +195,29 @@ fn shift_placeholders(sql: &str, by: usize, out: &mut String) {
     }
 }
 
+const RECORD_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_id, thread, \
+    incident_id, author_id, author_display, text, sent_at, received_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+    ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id";
+
+const THREADS_OF: &str = "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
+    FROM threads WHERE incident_id = $1 ORDER BY platform, channel";
+
+fn message_args(m: &MessageRecord) -> Vec<Val> {
+    vec![
+        (&m.platform).into(),
+        (&m.channel).into(),
+        (&m.message_id).into(),
+        (&m.thread).into(),
+        m.incident_id.into(),
+        (&m.author_id).into(),
+        (&m.author_display).into(),
+        (&m.text).into(),
+        m.sent_at.into(),
+        m.received_at.into(),
+    ]
+}
+
 macro_rules! sql_backend {
     ($db:ty, $row:ty, $store:ident, $tx:ident, $for_update:expr, $skip_locked:expr, $begin:expr, $one_script:expr) => {
         use sqlx::Row;
@@ -380,7 +403,14 @@ macro_rules! sql_backend {
             /// Sends what is pending (`BEGIN`, deferred writes), then `last` if given, and
             /// returns the rows of `last`.
             async fn run(&mut self, last: Option<(&str, Vec<Val>)>) -> Result<Vec<$row>> {
+                let reads: Vec<(&str, Vec<Val>)> = last.into_iter().collect();
+                Ok(self.run_reads(reads).await?.pop().unwrap_or_default())
+            }
+
+            /// Sends what is pending, then each of `reads`; returns the rows of each read.
+            async fn run_reads(&mut self, reads: Vec<(&str, Vec<Val>)>) -> Result<Vec<Vec<$row>>> {
                 let ops = std::mem::take(&mut self.deferred);
+                let n_reads = reads.len();
                 if $one_script {
                     let mut sql = String::new();
                     let mut args: Vec<Val> = Vec::new();
@@ -405,9 +435,10 @@ macro_rules! sql_backend {
                             guarded = true;
                         }
                     }
-                    let want_rows = last.is_some();
-                    if let Some((q, a)) = last {
+                    let first_read = statements;
+                    for (q, a) in reads {
                         shift_placeholders(q, args.len(), &mut sql);
+                        sql.push_str(";\n");
                         args.extend(a);
                         statements += 1;
                     }
@@ -421,14 +452,14 @@ macro_rules! sql_backend {
                     // by number across them (deprecated for sqlx 0.9: see docs/architecture.md).
                     #[allow(deprecated)]
                     let mut results = bind_all(sqlx::query(&sql), &args).fetch_many(&mut **conn);
-                    let mut rows = Vec::new();
+                    let mut rows: Vec<Vec<$row>> = (0..n_reads).map(|_| Vec::new()).collect();
                     let mut done = 0usize;
                     loop {
                         match results.try_next().await {
                             Ok(Some(sqlx::Either::Left(_))) => done += 1,
                             Ok(Some(sqlx::Either::Right(row))) => {
-                                if want_rows && done + 1 == statements {
-                                    rows.push(row);
+                                if let Some(r) = done.checked_sub(first_read).and_then(|i| rows.get_mut(i)) {
+                                    r.push(row);
                                 }
                             }
                             Ok(None) => break,
@@ -457,12 +488,11 @@ macro_rules! sql_backend {
                             return Err(StoreError::Conflict);
                         }
                     }
-                    match last {
-                        Some((q, a)) => Ok(bind_all(sqlx::query(q), &a)
-                            .fetch_all(&mut **self.db()?)
-                            .await?),
-                        None => Ok(Vec::new()),
+                    let mut rows = Vec::with_capacity(n_reads);
+                    for (q, a) in reads {
+                        rows.push(bind_all(sqlx::query(q), &a).fetch_all(&mut **self.db()?).await?);
                     }
+                    Ok(rows)
                 }
             }
 
@@ -615,30 +645,100 @@ macro_rules! sql_backend {
             }
 
             async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>> {
-                let args = vec![
-                    (&m.platform).into(),
-                    (&m.channel).into(),
-                    (&m.message_id).into(),
-                    (&m.thread).into(),
-                    m.incident_id.into(),
-                    (&m.author_id).into(),
-                    (&m.author_display).into(),
-                    (&m.text).into(),
-                    m.sent_at.into(),
-                    m.received_at.into(),
-                ];
-                let rows = self
-                    .run(Some((
-                        "INSERT INTO messages (platform, channel, message_id, thread, incident_id, \
-                         author_id, author_display, text, sent_at, received_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                         ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id",
-                        args,
-                    )))
-                    .await?;
+                let rows = self.run(Some((RECORD_MESSAGE, message_args(m)))).await?;
                 rows.first()
                     .map(|r| r.try_get("id").map_err(StoreError::from))
                     .transpose()
+            }
+
+            async fn record_messages(&mut self, ms: &[MessageRecord]) -> Result<Vec<Option<i64>>> {
+                let mut ids: std::collections::HashMap<(String, String, String), i64> =
+                    std::collections::HashMap::new();
+                let mut queries = Vec::new();
+                let mut rest = ms;
+                while !rest.is_empty() {
+                    let n = chunk_len(rest.len(), 64);
+                    let (chunk, tail) = rest.split_at(n);
+                    rest = tail;
+                    let q = format!(
+                        "INSERT INTO messages (platform, channel, message_id, thread, incident_id, \
+                         author_id, author_display, text, sent_at, received_at) VALUES {} \
+                         ON CONFLICT (platform, channel, message_id) DO NOTHING \
+                         RETURNING id, platform, channel, message_id",
+                        values_rows(n, 10, 1, "")
+                    );
+                    let args: Vec<Val> = chunk.iter().flat_map(message_args).collect();
+                    queries.push((q, args));
+                }
+                let reads = queries.iter().map(|(q, a)| (q.as_str(), a.clone())).collect();
+                for rows in self.run_reads(reads).await? {
+                    for r in rows {
+                        ids.insert(
+                            (r.try_get("platform")?, r.try_get("channel")?, r.try_get("message_id")?),
+                            r.try_get("id")?,
+                        );
+                    }
+                }
+                // The first of two equal keys was the one inserted; the second is a duplicate.
+                Ok(ms
+                    .iter()
+                    .map(|m| {
+                        ids.remove(&(m.platform.clone(), m.channel.clone(), m.message_id.clone()))
+                    })
+                    .collect())
+            }
+
+            async fn forget_messages(&mut self, ids: &[i64]) -> Result<()> {
+                if ids.is_empty() {
+                    return Ok(());
+                }
+                let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+                let q = format!("DELETE FROM messages WHERE id IN ({})", placeholders.join(", "));
+                self.defer(q, ids.iter().map(|id| Val::from(*id)).collect(), false);
+                Ok(())
+            }
+
+            async fn record_message_reading(
+                &mut self,
+                m: &MessageRecord,
+                incident: Option<i64>,
+                threads_of: Option<i64>,
+            ) -> Result<(Option<i64>, Option<Incident>, Option<Vec<ThreadRow>>)> {
+                let incident_q = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}", $for_update);
+                let mut reads: Vec<(&str, Vec<Val>)> = vec![(RECORD_MESSAGE, message_args(m))];
+                if let Some(id) = incident {
+                    reads.push((&incident_q, vec![id.into()]));
+                }
+                if let Some(id) = threads_of {
+                    reads.push((THREADS_OF, vec![id.into()]));
+                }
+                let mut rows = self.run_reads(reads).await?.into_iter();
+                let msg = rows
+                    .next()
+                    .unwrap_or_default()
+                    .first()
+                    .map(|r| r.try_get("id").map_err(StoreError::from))
+                    .transpose()?;
+                let inc = match incident {
+                    Some(_) => rows
+                        .next()
+                        .unwrap_or_default()
+                        .first()
+                        .map(incident_from_row)
+                        .transpose()?,
+                    None => None,
+                };
+                let threads = match threads_of {
+                    Some(_) => Some(
+                        rows.next()
+                            .unwrap_or_default()
+                            .iter()
+                            .map(thread_from_row)
+                            .collect::<Result<Vec<_>>>()?,
+                    ),
+                    None => None,
+                };
+                Ok((msg, inc, threads))
             }
 
             async fn find_message(
@@ -699,13 +799,7 @@ macro_rules! sql_backend {
             }
 
             async fn threads(&mut self, incident_id: i64) -> Result<Vec<ThreadRow>> {
-                let rows = self
-                    .run(Some((
-                        "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
-                         FROM threads WHERE incident_id = $1 ORDER BY platform, channel",
-                        vec![incident_id.into()],
-                    )))
-                    .await?;
+                let rows = self.run(Some((THREADS_OF, vec![incident_id.into()]))).await?;
                 rows.iter().map(thread_from_row).collect()
             }
 
@@ -1255,7 +1349,10 @@ pub mod sqlite {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Checkpoints run in the background (below), so a commit does not pay for the
+                // checkpoint's fsyncs; this is only the backstop should that fall behind.
+                .pragma("wal_autocheckpoint", "10000");
             if let Some(parent) = options.get_filename().parent() {
                 if !parent.as_os_str().is_empty() && !parent.exists() {
                     std::fs::create_dir_all(parent).map_err(|e| {
@@ -1284,12 +1381,32 @@ pub mod sqlite {
             ])
             .run(&pool)
             .await?;
+            tokio::spawn(checkpoints(pool.clone()));
             Ok(SqliteStore {
                 pool,
                 backend: Backend::Sqlite,
             })
         }
     }
+
+    /// Copies the WAL into the database every few hundred milliseconds on a connection of its
+    /// own, without blocking writers (PASSIVE), until the pool closes.
+    async fn checkpoints(pool: sqlx::SqlitePool) {
+        while !pool.is_closed() {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(error = %e, "WAL checkpoint failed; the next one will try again");
+            }
+        }
+    }
+
+    const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
     // SQLite has no row locks: BEGIN IMMEDIATE takes the write lock up front, so two
     // transactions never both read and then fail to upgrade.
