@@ -161,6 +161,8 @@ pub(crate) struct Outbox<'t> {
     /// Messages of a batch recorded ahead, by (platform, channel, message id): the id, or
     /// `None` for a duplicate. Taken by each event as it is handled.
     recorded: HashMap<(String, String, String), Option<i64>>,
+    /// Incidents this transaction opened (known to exist once it commits).
+    pub(crate) opened: Vec<i64>,
 }
 
 impl<'t> Outbox<'t> {
@@ -175,6 +177,7 @@ impl<'t> Outbox<'t> {
             incidents: HashMap::new(),
             threads: HashMap::new(),
             recorded: HashMap::new(),
+            opened: Vec::new(),
         }
     }
 
@@ -366,8 +369,16 @@ impl Engine {
             out.count,
             out.earliest_timer,
         );
+        let opened = std::mem::take(&mut out.opened);
         if wrote || count > 0 {
             tx.commit().await?;
+            if !opened.is_empty() {
+                let mut known = self.known();
+                if known.incidents.len() + opened.len() > KNOWN_MAX {
+                    known.incidents.clear();
+                }
+                known.incidents.extend(opened);
+            }
         } else {
             drop(tx);
         }
@@ -1040,6 +1051,7 @@ impl Engine {
             })
             .await?;
         out.tx.set_message_incident(msg_id, inc.id.0).await?;
+        out.opened.push(inc.id.0);
         let detail = match sla.class.holiday() {
             Some(h) => format!(
                 "{} ({h}), ack within {}s",

@@ -1352,7 +1352,8 @@ pub mod sqlite {
                 .foreign_keys(true)
                 // Checkpoints run in the background (below), so a commit does not pay for the
                 // checkpoint's fsyncs; this is only the backstop should that fall behind.
-                .pragma("wal_autocheckpoint", "10000");
+                .pragma("wal_autocheckpoint", "40000")
+                .pragma("journal_size_limit", "67108864");
             if let Some(parent) = options.get_filename().parent() {
                 if !parent.as_os_str().is_empty() && !parent.exists() {
                     std::fs::create_dir_all(parent).map_err(|e| {
@@ -1389,8 +1390,8 @@ pub mod sqlite {
         }
     }
 
-    /// Copies the WAL into the database every few hundred milliseconds on a connection of its
-    /// own, without blocking writers (PASSIVE), until the pool closes.
+    /// Copies the WAL into the database every second on a connection of its own, without
+    /// blocking writers (PASSIVE), until the pool closes.
     async fn checkpoints(pool: sqlx::SqlitePool) {
         while !pool.is_closed() {
             tokio::time::sleep(CHECKPOINT_EVERY).await;
@@ -1406,7 +1407,7 @@ pub mod sqlite {
         }
     }
 
-    const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+    const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
     // SQLite has no row locks: BEGIN IMMEDIATE takes the write lock up front, so two
     // transactions never both read and then fail to upgrade.
