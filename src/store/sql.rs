@@ -203,6 +203,24 @@ const RECORD_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_i
 const THREADS_OF: &str = "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
     FROM threads WHERE incident_id = $1 ORDER BY platform, channel";
 
+/// The 12 bound columns of an outbox row, in `INSERT INTO deliveries` order.
+fn delivery_args(d: &NewDelivery) -> Vec<Val> {
+    vec![
+        (&d.platform).into(),
+        (&d.channel).into(),
+        d.incident_id.into(),
+        d.style.as_str().into(),
+        d.in_thread.into(),
+        (&d.thread_ref).into(),
+        (&d.author).into(),
+        (&d.text).into(),
+        join_list(&d.mentions).into(),
+        d.source_message.into(),
+        d.edit_of.into(),
+        d.delete_of.into(),
+    ]
+}
+
 fn message_args(m: &MessageRecord) -> Vec<Val> {
     vec![
         (&m.platform).into(),
@@ -835,21 +853,8 @@ macro_rules! sql_backend {
             }
 
             async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64> {
-                let args = vec![
-                    (&d.platform).into(),
-                    (&d.channel).into(),
-                    d.incident_id.into(),
-                    d.style.as_str().into(),
-                    d.in_thread.into(),
-                    (&d.thread_ref).into(),
-                    (&d.author).into(),
-                    (&d.text).into(),
-                    join_list(&d.mentions).into(),
-                    d.source_message.into(),
-                    d.edit_of.into(),
-                    d.delete_of.into(),
-                    not_before.into(),
-                ];
+                let mut args = delivery_args(d);
+                args.push(not_before.into());
                 let rows = self
                     .run(Some((
                         "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
@@ -882,20 +887,7 @@ macro_rules! sql_backend {
                     let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * n);
                     args.push(not_before.into());
                     for d in chunk {
-                        args.extend([
-                            (&d.platform).into(),
-                            (&d.channel).into(),
-                            d.incident_id.into(),
-                            d.style.as_str().into(),
-                            d.in_thread.into(),
-                            (&d.thread_ref).into(),
-                            (&d.author).into(),
-                            (&d.text).into(),
-                            join_list(&d.mentions).into(),
-                            d.source_message.into(),
-                            d.edit_of.into(),
-                            d.delete_of.into(),
-                        ]);
+                        args.extend(delivery_args(d));
                     }
                     self.defer(q, args, false);
                 }
