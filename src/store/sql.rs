@@ -77,6 +77,18 @@ fn chunk_len(left: usize, max: usize) -> usize {
     1 << (usize::BITS - 1 - n.leading_zeros())
 }
 
+/// `rest` in order, in chunks of at most `max` rows, each a power of two long.
+fn pow2_chunks<T>(mut rest: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (chunk, tail) = rest.split_at(chunk_len(rest.len(), max));
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 /// `($first, ..., $(first+cols-1), tail), (...)` for `rows` rows of `cols` bound columns each,
 /// numbering placeholders from `first`.
 fn values_rows(rows: usize, cols: usize, first: usize, tail: &str) -> String {
@@ -673,11 +685,8 @@ macro_rules! sql_backend {
                 let mut ids: std::collections::HashMap<(String, String, String), i64> =
                     std::collections::HashMap::new();
                 let mut queries = Vec::new();
-                let mut rest = ms;
-                while !rest.is_empty() {
-                    let n = chunk_len(rest.len(), 64);
-                    let (chunk, tail) = rest.split_at(n);
-                    rest = tail;
+                for chunk in pow2_chunks(ms, 64) {
+                    let n = chunk.len();
                     let q = format!(
                         "INSERT INTO messages (platform, channel, message_id, thread, incident_id, \
                          author_id, author_display, text, sent_at, received_at) VALUES {} \
@@ -873,11 +882,8 @@ macro_rules! sql_backend {
 
             async fn enqueue_many(&mut self, ds: &[NewDelivery], not_before: DateTime<Utc>) -> Result<()> {
                 // Power-of-two chunks: few distinct statement texts for the statement cache.
-                let mut rest = ds;
-                while !rest.is_empty() {
-                    let n = chunk_len(rest.len(), 64);
-                    let (chunk, tail) = rest.split_at(n);
-                    rest = tail;
+                for chunk in pow2_chunks(ds, 64) {
+                    let n = chunk.len();
                     let q = format!(
                         "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
                          thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
@@ -1242,11 +1248,8 @@ macro_rules! sql_backend {
             }
 
             async fn mark_sent_many(&self, sent: &[(i64, String)], at: DateTime<Utc>) -> Result<()> {
-                let mut rest = sent;
-                while !rest.is_empty() {
-                    let n = chunk_len(rest.len(), 64);
-                    let (chunk, tail) = rest.split_at(n);
-                    rest = tail;
+                for chunk in pow2_chunks(sent, 64) {
+                    let n = chunk.len();
                     // $1 is the time; then (id, remote id) pairs.
                     let cases: String = (0..n)
                         .map(|i| format!(" WHEN ${} THEN ${}", 2 * i + 2, 2 * i + 3))
