@@ -283,7 +283,9 @@ async fn process(s: &Sizes, irc_only: bool) {
     };
     let config = dir.path().join("flare.toml");
     std::fs::write(&config, world.toml(&extras)).expect("config");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flare"))
+    let bin =
+        std::env::var("FLARE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flare").into());
+    let mut child = std::process::Command::new(bin)
         .arg("--config")
         .arg(&config)
         .arg("run")
@@ -362,7 +364,10 @@ async fn main() {
             burst: 30,
         }
     };
-    in_process(&s).await;
+    // FLARE_BENCH_ONLY=process: only the real `flare run` (FLARE_BENCH_BIN picks its binary).
+    if std::env::var("FLARE_BENCH_ONLY").as_deref() != Ok("process") {
+        in_process(&s).await;
+    }
     process(&s, false).await;
     process(&s, true).await;
 }

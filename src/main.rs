@@ -63,8 +63,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let console_mode = matches!(cli.command, None | Some(Cmd::Console));
     init_logs(cli.log_format, console_mode);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs every task: an incident bot's work is small pieces (a line, a
+    // transaction, a send), and on a few cores hopping between worker threads cost more than
+    // the work. SQLite has its own thread, and blocking work goes to tokio's blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -4,6 +4,7 @@
 #[path = "irc_support/mod.rs"]
 mod irc_support;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -634,6 +635,65 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
         "{}",
         l.raw
     );
+}
+
+#[tokio::test]
+async fn a_batch_goes_out_in_order_and_stops_at_the_first_failure() {
+    let server = TestServer::start(Kind::Inspircd);
+    let mut alice = person(&server, "alice", &["#ops", "#ops2", "#locked"]).await;
+    alice.raw("MODE #locked +k sekrit");
+    alice
+        .expect(|l| l.is("MODE") && l.param(0) == Some("#locked"))
+        .await;
+    let bot = Bot::start(config(server.port, vec![chan("#ops"), chan("#ops2")])).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let batch: Vec<Outbound> = (0..40)
+        .map(|i| {
+            let ch = if i % 2 == 0 { "#ops" } else { "#ops2" };
+            out(ch, Style::Reply, &format!("line {i}"))
+        })
+        .chain([
+            out("#locked", Style::Reply, "not allowed in"),
+            out("#ops", Style::Reply, "never tried"),
+        ])
+        .collect();
+    let results = tokio::time::timeout(WAIT * 2, bot.adapter.send_many(&batch))
+        .await
+        .expect("send_many hung");
+    assert_eq!(results.len(), 41, "stops at the failure: {results:?}");
+    assert!(results[..40].iter().all(Result::is_ok), "{results:?}");
+    let ids: HashSet<&str> = results[..40]
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|s| s.remote_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 40, "every copy has its own id");
+    match &results[40] {
+        Err(SendError::Permanent(why)) => assert!(why.contains("#locked"), "{why}"),
+        other => panic!("expected a permanent failure, got {other:?}"),
+    }
+    let mut got = Vec::new();
+    while got.len() < 40 {
+        let l = alice
+            .expect(|l| l.is("PRIVMSG") && l.from_nick() == Some(NICK))
+            .await;
+        got.push(format!(
+            "{} {}",
+            l.param(0).unwrap_or_default(),
+            text_of(&l)
+        ));
+    }
+    let want: Vec<String> = (0..40)
+        .map(|i| format!("{} line {i}", if i % 2 == 0 { "#ops" } else { "#ops2" }))
+        .collect();
+    assert_eq!(got, want, "in the order given");
+    let late = alice
+        .expect_within(Duration::from_millis(300), |l| {
+            l.is("PRIVMSG") && text_of(l) == "never tried"
+        })
+        .await;
+    assert!(late.is_none(), "the message after the failure was not sent");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -198,6 +198,22 @@ pub trait ChatAdapter: Send + Sync + 'static {
     fn kind(&self) -> PlatformKind;
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()>;
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError>;
+
+    /// Sends `msgs` in order, as `send` would each. Returns a result for each message tried:
+    /// all of them, or those up to and including the first that failed; the rest were not
+    /// tried. Adapters that can hand a burst to their connection at once override it.
+    async fn send_many(&self, msgs: &[Outbound]) -> Vec<Result<Sent, SendError>> {
+        let mut results = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            let r = self.send(m).await;
+            let failed = r.is_err();
+            results.push(r);
+            if failed {
+                break;
+            }
+        }
+        results
+    }
 }
 
 /// Where a configured channel serves.

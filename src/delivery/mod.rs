@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::{Notify, watch};
 
-use crate::chat::{ChatAdapter, Outbound, SendError, Style};
+use crate::chat::{ChatAdapter, Outbound, SendError, Sent, Style};
 use crate::clock::SharedClock;
 use crate::config::{Config, Problem, parse_duration};
 use crate::store::{Delivery, DeliveryStatus, NewDelivery, SharedStore, StoreError};
@@ -218,20 +218,15 @@ impl Worker {
     async fn drain(&self, platform: &str) -> Result<Option<Wait>, StoreError> {
         let rows = self.store.pending_deliveries(platform, BATCH).await?;
         let full = rows.len() as i64 == BATCH;
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut next: Option<DateTime<Utc>> = None;
-        let mut progressed = false;
-        let mut marks: Vec<(i64, String)> = Vec::new();
-        let result = self
-            .drain_rows(rows, &mut blocked, &mut next, &mut progressed, &mut marks)
-            .await;
+        let mut pass = Pass::default();
+        let result = self.drain_rows(rows, &mut pass).await;
         // Whatever happened to the rest, the sends that went out are recorded.
-        self.flush_marks(&mut marks).await?;
+        self.flush_marks(&mut pass.marks).await?;
         result?;
-        Ok(if progressed && full {
+        Ok(if pass.progressed && full {
             Some(Wait::Now)
         } else {
-            next.map(Wait::Until)
+            pass.next.map(Wait::Until)
         })
     }
 
@@ -247,46 +242,75 @@ impl Worker {
         Ok(())
     }
 
-    async fn drain_rows(
-        &self,
-        rows: Vec<Delivery>,
-        blocked: &mut HashSet<String>,
-        next: &mut Option<DateTime<Utc>>,
-        progressed: &mut bool,
-        marks: &mut Vec<(i64, String)>,
-    ) -> Result<(), StoreError> {
+    async fn drain_rows(&self, rows: Vec<Delivery>, pass: &mut Pass) -> Result<(), StoreError> {
         for row in rows {
-            if blocked.contains(&row.new.channel) {
+            if pass.blocked.contains(&row.new.channel) {
                 continue;
             }
-            let now = self.clock.now();
-            if row.next_attempt_at > now {
-                blocked.insert(row.new.channel.clone());
-                *next = Some(next.map_or(row.next_attempt_at, |n| n.min(row.next_attempt_at)));
+            if row.next_attempt_at > self.clock.now() {
+                let at = row.next_attempt_at;
+                pass.block(&row.new.channel, at);
                 continue;
             }
-            if row.new.edit_of.is_some() || row.new.delete_of.is_some() {
-                // The copy being edited may be among the sends not recorded yet.
-                self.flush_marks(marks).await?;
+            let d = &row.new;
+            let plain =
+                d.style != Style::ThreadRoot && d.edit_of.is_none() && d.delete_of.is_none();
+            if !plain {
+                // Earlier sends go first, and the copy being edited may be among them.
+                self.send_batch(pass).await?;
+                self.flush_marks(&mut pass.marks).await?;
             }
             match self.prepare(&row).await? {
                 Prepared::Wait => {
                     // The thread root of this channel is not sent yet; it is earlier in the
                     // queue, so it is being retried: wait with it.
-                    blocked.insert(row.new.channel.clone());
+                    pass.blocked.insert(row.new.channel.clone());
                 }
-                Prepared::Done => *progressed = true,
-                Prepared::Send(out) => {
-                    *progressed = true;
-                    if let Some(retry_at) = self.send(&row, &out, marks).await? {
-                        blocked.insert(row.new.channel.clone());
-                        *next = Some(next.map_or(retry_at, |n| n.min(retry_at)));
+                Prepared::Done => pass.progressed = true,
+                Prepared::Send(out) if plain => {
+                    pass.progressed = true;
+                    pass.batch.push((row, out));
+                    if pass.batch.len() >= MARK_BATCH {
+                        self.send_batch(pass).await?;
+                        self.flush_marks(&mut pass.marks).await?;
                     }
-                    if marks.len() >= MARK_BATCH {
-                        self.flush_marks(marks).await?;
+                }
+                Prepared::Send(out) => {
+                    pass.progressed = true;
+                    let result = self.adapter.send(&out).await;
+                    if let Some(retry_at) = self.record(&row, result, &mut pass.marks).await? {
+                        pass.block(&row.new.channel, retry_at);
                     }
                 }
             }
+        }
+        self.send_batch(pass).await
+    }
+
+    /// Sends the plain sends gathered so far in one call to the adapter, in order. A channel
+    /// whose send failed keeps its later rows pending behind it.
+    async fn send_batch(&self, pass: &mut Pass) -> Result<(), StoreError> {
+        let (mut rows, mut outs): (Vec<Delivery>, Vec<Outbound>) =
+            std::mem::take(&mut pass.batch).into_iter().unzip();
+        while !rows.is_empty() {
+            let results = self.adapter.send_many(&outs).await;
+            if results.is_empty() {
+                tracing::error!(platform = %self.adapter.name(), "adapter tried none of a batch");
+                break;
+            }
+            let tried = results.len().min(rows.len());
+            for (row, result) in rows.iter().zip(results) {
+                if let Some(retry_at) = self.record(row, result, &mut pass.marks).await? {
+                    pass.block(&row.new.channel, retry_at);
+                }
+            }
+            let (rest_rows, rest_outs): (Vec<Delivery>, Vec<Outbound>) = rows
+                .drain(tried..)
+                .zip(outs.drain(tried..))
+                .filter(|(r, _)| !pass.blocked.contains(&r.new.channel))
+                .unzip();
+            rows = rest_rows;
+            outs = rest_outs;
         }
         Ok(())
     }
@@ -355,17 +379,17 @@ impl Worker {
         }))
     }
 
-    /// Sends one delivery and records the result (a plain send into `marks`, recorded with
-    /// the next batch); when it must be retried, says when.
-    async fn send(
+    /// Records how a send went (a plain send into `marks`, recorded with the next batch);
+    /// when it must be retried, says when.
+    async fn record(
         &self,
         row: &Delivery,
-        out: &Outbound,
+        result: Result<Sent, SendError>,
         marks: &mut Vec<(i64, String)>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let platform = self.adapter.name();
-        match self.adapter.send(out).await {
-            Ok(sent) if out.style == Style::ThreadRoot => {
+        match result {
+            Ok(sent) if row.new.style == Style::ThreadRoot => {
                 // A root is recorded at once: later rows and the engine look its thread up.
                 let thread = sent
                     .thread
@@ -435,6 +459,27 @@ impl Worker {
             self.wake.notify(&inc.opened_platform);
         }
         Ok(())
+    }
+}
+
+/// What one pass over a platform's outbox has learned and still holds.
+#[derive(Default)]
+struct Pass {
+    /// Channels whose next row must wait (retry pending, thread root not sent).
+    blocked: HashSet<String>,
+    /// The earliest retry among the blocked channels.
+    next: Option<DateTime<Utc>>,
+    progressed: bool,
+    /// Sends the platform accepted, not yet marked sent.
+    marks: Vec<(i64, String)>,
+    /// Plain sends waiting to go out together.
+    batch: Vec<(Delivery, Outbound)>,
+}
+
+impl Pass {
+    fn block(&mut self, channel: &str, until: DateTime<Utc>) {
+        self.blocked.insert(channel.to_string());
+        self.next = Some(self.next.map_or(until, |n| n.min(until)));
     }
 }
 

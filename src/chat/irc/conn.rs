@@ -19,6 +19,8 @@ use crate::chat::{Author, Inbound, InboundKind, InboundSink, PlatformKind};
 const MAX_READ: usize = 8191 + 1024;
 /// Longest message part (without tags) we accept; beyond it the line is out of spec.
 const MAX_BODY: usize = 512;
+/// Bytes of queued lines gathered into one socket write.
+const WRITE_BATCH: usize = 16 * 1024;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -219,13 +221,25 @@ async fn session(adapter: &Arc<IrcAdapter>, sink: &InboundSink) -> End {
     let mut rd = BufReader::with_capacity(16 * 1024, rd);
     let (tx, mut rx) = mpsc::unbounded_channel::<Outgoing>();
     let writer = tokio::spawn(async move {
-        while let Some(o) = rx.recv().await {
-            let mut bytes = o.line.into_bytes();
-            bytes.extend_from_slice(b"\r\n");
+        // Lines queued while the last write was in flight go out in one write: a burst costs
+        // one syscall and one wake-up per batch, not per line.
+        let mut bytes = Vec::with_capacity(WRITE_BATCH);
+        let mut done = Vec::new();
+        while let Some(first) = rx.recv().await {
+            let mut next = Some(first);
+            while let Some(o) = next.take() {
+                bytes.extend_from_slice(o.line.as_bytes());
+                bytes.extend_from_slice(b"\r\n");
+                done.extend(o.done);
+                if bytes.len() < WRITE_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
             if wr.write_all(&bytes).await.is_err() || wr.flush().await.is_err() {
                 break;
             }
-            if let Some(d) = o.done {
+            bytes.clear();
+            for d in done.drain(..) {
                 let _ = d.send(());
             }
         }

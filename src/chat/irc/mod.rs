@@ -29,6 +29,8 @@ use split::{defang, neutralise_nicks, safe_lines, split_to_budget};
 /// How long `send` waits for a JOIN it needs, or for the echo of a thread root.
 const JOIN_WAIT: Duration = Duration::from_secs(10);
 const ECHO_WAIT: Duration = Duration::from_secs(3);
+/// How long a queued line may wait for the socket before the send counts as failed.
+const WRITE_WAIT: Duration = Duration::from_secs(30);
 
 /// Nick comparison per the server's CASEMAPPING.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,35 +274,42 @@ impl IrcAdapter {
         st.linelen.saturating_sub(overhead).max(16)
     }
 
-    /// Writes lines in order through the flood bucket (`bucket` is the held send lock); returns
-    /// once the last is on the socket.
+    /// Queues lines in order through the flood bucket (`bucket` is the held send lock); the
+    /// receiver fires once the last is on the socket, and fails if the connection dropped first.
+    async fn queue_lines(
+        &self,
+        bucket: &mut TokenBucket,
+        lines: Vec<String>,
+    ) -> Result<oneshot::Receiver<()>, SendError> {
+        let n = lines.len();
+        let (tx, rx) = oneshot::channel();
+        let mut last = Some(tx);
+        for (i, line) in lines.into_iter().enumerate() {
+            bucket.take().await;
+            let done = if i + 1 == n { last.take() } else { None };
+            self.link()?
+                .send(Outgoing { line, done })
+                .map_err(|_| self.not_connected())?;
+        }
+        Ok(rx)
+    }
+
+    /// Waits until a queued message is on the socket.
+    async fn written(&self, rx: oneshot::Receiver<()>) -> Result<(), SendError> {
+        match tokio::time::timeout(WRITE_WAIT, rx).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(self.not_connected()),
+        }
+    }
+
+    /// Writes lines in order through the flood bucket; returns once the last is on the socket.
     async fn write_lines(
         &self,
         bucket: &mut TokenBucket,
         lines: Vec<String>,
     ) -> Result<(), SendError> {
-        let n = lines.len();
-        let mut last_done = None;
-        for (i, line) in lines.into_iter().enumerate() {
-            bucket.take().await;
-            let link = self.link()?;
-            let (done, rx) = if i + 1 == n {
-                let (tx, rx) = oneshot::channel();
-                (Some(tx), Some(rx))
-            } else {
-                (None, None)
-            };
-            link.send(Outgoing { line, done })
-                .map_err(|_| self.not_connected())?;
-            last_done = rx;
-        }
-        if let Some(rx) = last_done {
-            match tokio::time::timeout(Duration::from_secs(30), rx).await {
-                Ok(Ok(())) => {}
-                _ => return Err(self.not_connected()),
-            }
-        }
-        Ok(())
+        let rx = self.queue_lines(bucket, lines).await?;
+        self.written(rx).await
     }
 
     /// Renders one message to `target` as full IRC lines (without CR LF).
@@ -388,28 +397,120 @@ impl IrcAdapter {
     }
 
     /// A direct message to a person (escalation pings): no channel to join.
-    async fn send_direct(&self, msg: &Outbound) -> Result<Sent, SendError> {
-        let mut bucket = self.sender.lock().await;
+    async fn send_direct(
+        &self,
+        bucket: &mut TokenBucket,
+        msg: &Outbound,
+    ) -> Result<Sent, SendError> {
         self.link()?;
         let lines = self.render(msg, &msg.channel, msg.incident);
-        self.write_lines(&mut bucket, lines).await?;
+        self.write_lines(bucket, lines).await?;
         Ok(Sent {
             remote_id: self.synth_id(),
             thread: None,
         })
     }
 
-    async fn send_inner(&self, msg: &Outbound) -> Result<Sent, SendError> {
+    /// A message with nothing to wait for but the socket: not a thread root, to a channel.
+    fn is_plain(msg: &Outbound) -> bool {
+        msg.style != Style::ThreadRoot && is_valid_channel(&msg.channel)
+    }
+
+    /// Where a plain message goes, and the lines it takes there.
+    async fn plain_lines(&self, msg: &Outbound) -> Result<Vec<String>, SendError> {
+        self.link()?;
+        let incident = msg.incident.or_else(|| {
+            msg.thread
+                .as_deref()
+                .and_then(|t| t.strip_prefix("INC-"))
+                .and_then(|n| n.parse::<i64>().ok())
+        });
+        let target = match msg.thread.as_deref() {
+            Some(t) if is_valid_channel(t) => t.to_string(),
+            _ => msg.channel.clone(),
+        };
+        let tag = if self.incident_of_channel(&target).is_some() {
+            None
+        } else {
+            incident
+        };
+        self.ensure_joined(&target).await?;
+        let lines = self.render(msg, &target, tag);
+        if lines.is_empty() {
+            return Err(SendError::Permanent("nothing to send (empty text)".into()));
+        }
+        Ok(lines)
+    }
+
+    /// Queues plain messages back to back and waits once, for the last: a burst costs one
+    /// hand-off to the writer per batch. Stops at the first failure.
+    async fn send_plain_batch(
+        &self,
+        bucket: &mut TokenBucket,
+        msgs: &[Outbound],
+        results: &mut Vec<Result<Sent, SendError>>,
+    ) {
+        let mut queued = Vec::with_capacity(msgs.len());
+        let mut failed = None;
+        for msg in msgs {
+            let queue = match self.plain_lines(msg).await {
+                Ok(lines) => self.queue_lines(bucket, lines).await,
+                Err(e) => Err(e),
+            };
+            match queue {
+                Ok(rx) => queued.push(rx),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        // Lines are written in order: once the last is on the socket, so are the others. If
+        // the connection dropped, those written before it still count as sent.
+        let last_written = match queued.pop() {
+            Some(rx) => Some(self.written(rx).await.is_ok()),
+            None => None,
+        };
+        let sent = || {
+            Ok(Sent {
+                remote_id: self.synth_id(),
+                thread: None,
+            })
+        };
+        for mut rx in queued {
+            if rx.try_recv().is_err() {
+                results.push(Err(self.not_connected()));
+                return;
+            }
+            results.push(sent());
+        }
+        match last_written {
+            Some(true) => results.push(sent()),
+            Some(false) => {
+                results.push(Err(self.not_connected()));
+                return;
+            }
+            None => {}
+        }
+        if let Some(e) = failed {
+            results.push(Err(e));
+        }
+    }
+
+    async fn send_locked(
+        &self,
+        bucket: &mut TokenBucket,
+        msg: &Outbound,
+    ) -> Result<Sent, SendError> {
         if !is_valid_channel(&msg.channel) {
             if is_valid_nick(&msg.channel) && msg.thread.is_none() {
-                return self.send_direct(msg).await;
+                return self.send_direct(bucket, msg).await;
             }
             return Err(SendError::Permanent(format!(
                 "`{}` is not an IRC channel or nick",
                 msg.channel
             )));
         }
-        let mut bucket = self.sender.lock().await;
         self.link()?;
         let mode = self
             .channel_config(&msg.channel)
@@ -440,7 +541,7 @@ impl IrcAdapter {
             announce.mentions.clear();
             announce.text = format!("{} (discussion in {inc})", msg.text);
             lines.extend(self.render(&announce, &msg.channel, None));
-            self.write_lines(&mut bucket, lines).await?;
+            self.write_lines(bucket, lines).await?;
             return Ok(Sent {
                 remote_id: self.synth_id(),
                 thread: Some(inc),
@@ -471,7 +572,7 @@ impl IrcAdapter {
         } else {
             None
         };
-        self.write_lines(&mut bucket, lines).await?;
+        self.write_lines(bucket, lines).await?;
         let echoed = match echo {
             Some(rx) => tokio::time::timeout(ECHO_WAIT, rx)
                 .await
@@ -512,6 +613,34 @@ impl ChatAdapter for IrcAdapter {
     }
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
-        self.send_inner(msg).await
+        let mut bucket = self.sender.lock().await;
+        self.send_locked(&mut bucket, msg).await
+    }
+
+    async fn send_many(&self, msgs: &[Outbound]) -> Vec<Result<Sent, SendError>> {
+        let mut bucket = self.sender.lock().await;
+        let mut results = Vec::with_capacity(msgs.len());
+        let mut rest = msgs;
+        while !rest.is_empty() {
+            let plain = rest.iter().take_while(|m| Self::is_plain(m)).count();
+            let before = results.len();
+            if plain > 0 {
+                self.send_plain_batch(&mut bucket, &rest[..plain], &mut results)
+                    .await;
+                if results.len() - before < plain || results.last().is_some_and(Result::is_err) {
+                    return results;
+                }
+                rest = &rest[plain..];
+            } else {
+                let r = self.send_locked(&mut bucket, &rest[0]).await;
+                let failed = r.is_err();
+                results.push(r);
+                if failed {
+                    return results;
+                }
+                rest = &rest[1..];
+            }
+        }
+        results
     }
 }
