@@ -220,8 +220,8 @@ fn idle_rss(db: &str) {
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // The runtime `flare` itself runs on.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");

@@ -325,7 +325,8 @@ pub struct OncallOverride {
 }
 
 /// The repository: transactions for the engine, plus what the delivery worker and the
-/// scheduler need outside them.
+/// scheduler need outside them. On SQLite a transaction holds the store's one connection: the
+/// other methods wait for its end.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
@@ -362,16 +363,15 @@ pub trait Store: Send + Sync + 'static {
 pub type SharedStore = Arc<dyn Store>;
 
 /// Opens the database named by `url` (creating a SQLite file and its directory when missing)
-/// and applies the migrations.
+/// and applies the migrations. `max_connections` sizes the PostgreSQL pool; SQLite always has
+/// one connection, so a task holding a transaction must not call the store outside it.
 pub async fn open(url: &str, max_connections: u32) -> Result<SharedStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(
             sql::postgres::PgStore::connect(url, max_connections).await?,
         ))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(
-            sql::sqlite::SqliteStore::connect(url, max_connections).await?,
-        ))
+        Ok(Arc::new(sql::sqlite::SqliteStore::connect(url).await?))
     } else {
         Err(StoreError::Config(format!(
             "database URL must start with sqlite: or postgres:// (got `{}`)",

@@ -1338,7 +1338,7 @@ pub mod sqlite {
     }
 
     impl SqliteStore {
-        pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        pub async fn connect(url: &str) -> Result<Self> {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -1356,10 +1356,14 @@ pub mod sqlite {
                     })?;
                 }
             }
+            // One connection: SQLite has one writer at a time anyway, and a second connection
+            // would re-read every page the first one changed (each keeps its own page cache),
+            // and hold its own worker thread and cache in memory. Measured in
+            // docs/benchmarks.md (relay).
             // A local file needs no liveness ping before each use; the ping is a round trip
             // to the connection's worker thread on every transaction and query.
             let pool = SqlitePoolOptions::new()
-                .max_connections(max_connections.max(1))
+                .max_connections(1)
                 .test_before_acquire(false)
                 .connect_with(options)
                 .await?;
