@@ -184,9 +184,22 @@ struct Deferred {
     one_row: bool,
 }
 
-/// Appends `sql` to `out` with every `$n` placeholder renumbered `$(n + by)`.
-fn shift_placeholders(sql: &str, by: usize, out: &mut String) {
+/// Appends `sql` to `out` with every `$n` placeholder written as an anonymous `?`, and the
+/// value each one stands for (`args[n - 1]`, NULL when there is none) to `out_args`, in the
+/// order they appear.
+///
+/// Why: SQLite looks a numbered or named parameter up in a list, once when it parses the
+/// statement and again (through sqlx's `sqlite3_bind_parameter_name`) for each value bound,
+/// so a script with n of them costs O(n^2); a bulk insert of 256 rows with 12 columns spent
+/// most of its time there (docs/benchmarks.md). Anonymous `?` are numbered as they are read.
+/// Scripts also keep the same text whatever comes before them, so sqlx's statement cache
+/// finds them again.
+fn anonymous_placeholders(sql: &str, args: Vec<Val>, out: &mut String, out_args: &mut Vec<Val>) {
     let bytes = sql.as_bytes();
+    let mut args: Vec<Option<Val>> = args.into_iter().map(Some).collect();
+    let mut last_use = vec![0usize; args.len()];
+    let mut uses = 0usize;
+    // First pass: where each value is used last, so it can be moved there rather than cloned.
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'$' {
@@ -197,16 +210,51 @@ fn shift_placeholders(sql: &str, by: usize, out: &mut String) {
             }
             if end > start {
                 let n: usize = sql[start..end].parse().unwrap_or(0);
-                out.push('$');
-                out.push_str(&(n + by).to_string());
+                uses += 1;
+                if let Some(slot) = n.checked_sub(1).and_then(|k| last_use.get_mut(k)) {
+                    *slot = uses;
+                }
                 i = end;
                 continue;
             }
         }
-        let ch = sql[i..].chars().next().unwrap_or(' ');
-        out.push(ch);
-        i += ch.len_utf8();
+        i += 1;
     }
+    let mut copied = 0usize;
+    let mut use_no = 0usize;
+    i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            if end > start {
+                out.push_str(&sql[copied..i]);
+                out.push('?');
+                copied = end;
+                use_no += 1;
+                let n: usize = sql[start..end].parse().unwrap_or(0);
+                let value = match n.checked_sub(1) {
+                    Some(k) if k < args.len() => {
+                        if last_use[k] == use_no {
+                            args[k].take()
+                        } else {
+                            args[k].clone()
+                        }
+                    }
+                    _ => None,
+                };
+                // SQLite treats a parameter without a value as NULL.
+                out_args.push(value.unwrap_or(Val::Int(None)));
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&sql[copied..]);
 }
 
 const RECORD_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_id, thread, \
@@ -454,9 +502,8 @@ macro_rules! sql_backend {
                         statements += 1;
                     }
                     for op in ops {
-                        shift_placeholders(&op.sql, args.len(), &mut sql);
+                        anonymous_placeholders(&op.sql, op.args, &mut sql, &mut args);
                         sql.push_str(";\n");
-                        args.extend(op.args);
                         statements += 1;
                         if op.one_row {
                             // Fails the script (before anything after it, COMMIT included)
@@ -469,9 +516,8 @@ macro_rules! sql_backend {
                     }
                     let first_read = statements;
                     for (q, a) in reads {
-                        shift_placeholders(q, args.len(), &mut sql);
+                        anonymous_placeholders(q, a, &mut sql, &mut args);
                         sql.push_str(";\n");
-                        args.extend(a);
                         statements += 1;
                     }
                     if statements == 0 {
@@ -480,8 +526,9 @@ macro_rules! sql_backend {
                     self.begun = true;
                     use futures_util::TryStreamExt;
                     let conn = self.db()?;
-                    // sqlx runs every statement of a SQLite query string in order, binding `$n`
-                    // by number across them (deprecated for sqlx 0.9: see docs/architecture.md).
+                    // sqlx runs every statement of a SQLite query string in order, binding the
+                    // anonymous `?` in turn across them (deprecated for sqlx 0.9: see
+                    // docs/architecture.md).
                     #[allow(deprecated)]
                     let mut results = bind_all(sqlx::query(&sql), &args).fetch_many(&mut **conn);
                     let mut rows: Vec<Vec<$row>> = (0..n_reads).map(|_| Vec::new()).collect();
@@ -1511,4 +1558,53 @@ pub mod postgres {
         "BEGIN",
         false
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(v: &Val) -> String {
+        match v {
+            Val::Int(Some(n)) => n.to_string(),
+            Val::Int(None) => "NULL".into(),
+            Val::Text(t) => t.clone().unwrap_or_default(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn numbered_placeholders_become_anonymous_with_their_values_in_order() {
+        let mut sql = String::from("BEGIN;\n");
+        let mut args = vec![Val::from("earlier")];
+        anonymous_placeholders(
+            "UPDATE t SET a = $2, b = $1 WHERE id = $2 AND c = $3 AND note = 'é$'",
+            vec![Val::from("x"), Val::from(7i64)],
+            &mut sql,
+            &mut args,
+        );
+        assert_eq!(
+            sql,
+            "BEGIN;\nUPDATE t SET a = ?, b = ? WHERE id = ? AND c = ? AND note = 'é$'"
+        );
+        let got: Vec<String> = args.iter().map(text).collect();
+        // `$2` twice (cloned, then moved), `$3` has no value: NULL.
+        assert_eq!(got, ["earlier", "7", "x", "7", "NULL"]);
+    }
+
+    #[test]
+    fn a_bulk_insert_keeps_its_row_order() {
+        let mut sql = String::new();
+        let mut args = Vec::new();
+        let rows = values_rows(3, 2, 1, "");
+        anonymous_placeholders(
+            &format!("INSERT INTO t (a, b) VALUES {rows}"),
+            (1..=6i64).map(Val::from).collect(),
+            &mut sql,
+            &mut args,
+        );
+        assert_eq!(sql, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)");
+        let got: Vec<String> = args.iter().map(text).collect();
+        assert_eq!(got, ["1", "2", "3", "4", "5", "6"]);
+    }
 }
