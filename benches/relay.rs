@@ -269,7 +269,7 @@ async fn in_process(s: &Sizes) {
 async fn process(s: &Sizes, irc_only: bool) {
     let world = World::start().await;
     let mut a = world.person("alice", &["#ops"]).await;
-    let mut b = world.person("bea", &["#ops2"]).await;
+    let mut b = world.person("bea", &["#ops", "#ops2"]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let extras = Extras {
         second_irc_channel: true,
@@ -315,6 +315,15 @@ async fn process(s: &Sizes, irc_only: bool) {
     let idle = status_kib(pid, "VmRSS:");
     let (anon, file) = (status_kib(pid, "RssAnon:"), status_kib(pid, "RssFile:"));
     let threads = status_kib(pid, "Threads:");
+    if irc_only {
+        // Paced, against the bare server hop measured the same way in the same minute.
+        let pace = Some(Duration::from_millis(100));
+        let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops", "", "php", s.paced, pace).await;
+        report("bare server hop, paced 10/s", lat, s.paced, None);
+        let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "pp", s.paced, pace).await;
+        report("flare process (IRC only): paced 10/s", lat, s.paced, None);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let before = cpu_ns(pid);
     let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
     let relayed = lat.len();
