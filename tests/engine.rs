@@ -395,3 +395,46 @@ async fn a_batch_is_handled_in_order_in_one_transaction() {
     assert_eq!(lone.decision, Decision::Ignored);
     f.running.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn committed_rows_are_handed_to_the_delivery_worker_without_reading_the_outbox() {
+    let clock = tuesday_10am();
+    let toml =
+        format!("[console]\nuser = \"alice\"\nchannels = [\"#ops\", \"#war-room\"]\n{PEOPLE}");
+    let mut f = start(&toml, Arc::new(clock.clone()), true).await;
+    f.type_lines(&["!inc open Queue backlog"]).await;
+    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
+    f.expect_console("Opened INC-1", 1).await;
+    f.type_lines(&["/thread INC-1", "/user bob"]).await;
+    let stats = f.running.stats.clone();
+    let reads = || stats.outbox_reads.load(std::sync::atomic::Ordering::SeqCst);
+    let before = reads();
+    // One at a time, each copy seen before the next line: every line is its own commit and
+    // its own wake-up of the worker.
+    for i in 0..20 {
+        f.type_lines(&[&format!("step {i:02} done")]).await;
+        f.expect_console(
+            &format!("[#war-room ▸ INC-1] <bob@console> step {i:02} done"),
+            1,
+        )
+        .await;
+    }
+    let read = reads() - before;
+    assert!(
+        read <= 2,
+        "the worker read the outbox {read} times for 20 handed copies"
+    );
+    // In order, once each.
+    let out = f.console_out.text();
+    let copies: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("[#war-room ▸ INC-1] <bob@console> step"))
+        .collect();
+    let want: Vec<String> = (0..20)
+        .map(|i| format!("[#war-room ▸ INC-1] <bob@console> step {i:02} done"))
+        .collect();
+    assert_eq!(copies, want);
+    // Marked sent in the outbox as well.
+    assert!(f.running.flush(std::time::Duration::from_secs(5)).await);
+    f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}

@@ -263,10 +263,13 @@ async fn outbox_rows_in_bulk_keep_their_order(s: SharedStore) {
         )
         .await
         .expect("enqueue");
-    tx.commit().await.expect("commit");
+    let mut ids = tx.commit_outbox().await.expect("commit");
     assert_eq!(last, first + 101, "ids follow the order of the calls");
     let pending = s.pending_deliveries("irc", 500).await.expect("pending");
     assert_eq!(pending.len(), 102);
+    // The commit reports every outbox row it wrote (what the engine hands to the workers).
+    ids.sort_unstable();
+    assert_eq!(ids, pending.iter().map(|d| d.id).collect::<Vec<_>>());
     assert_eq!(pending[0].new.text, "root");
     for (i, d) in pending[1..101].iter().enumerate() {
         assert_eq!(d.new, rows[i], "row {i} as written");

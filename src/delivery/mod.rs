@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,9 +17,10 @@ use crate::clock::SharedClock;
 use crate::config::{Config, Problem, parse_duration};
 use crate::store::{Delivery, DeliveryStatus, NewDelivery, SharedStore, StoreError};
 
-/// Wakes a platform's worker when the engine or scheduler queued something for it.
+/// Wakes a platform's worker when the engine or scheduler queued something for it, and hands
+/// it the rows the engine just committed so it need not read them back.
 pub struct Wake {
-    platforms: HashMap<String, Arc<Notify>>,
+    platforms: HashMap<String, Arc<Lane>>,
     /// The scheduler's: a timer was added that is earlier than the one it sleeps for.
     pub timers: Notify,
     /// When the scheduler plans to wake (Unix ms); `i64::MAX` while it is working, so every
@@ -32,7 +33,7 @@ impl Wake {
         Wake {
             platforms: platforms
                 .into_iter()
-                .map(|p| (p.to_string(), Arc::new(Notify::new())))
+                .map(|p| (p.to_string(), Arc::new(Lane::default())))
                 .collect(),
             timers: Notify::new(),
             scheduler_plan: std::sync::atomic::AtomicI64::new(i64::MAX),
@@ -58,23 +59,49 @@ impl Wake {
             .store(at.timestamp_millis(), Ordering::SeqCst);
     }
 
+    /// Something was queued for `platform` that its worker must read from the outbox.
     pub fn notify(&self, platform: &str) {
-        if let Some(n) = self.platforms.get(platform) {
-            n.notify_one();
+        if let Some(lane) = self.platforms.get(platform) {
+            lane.reread.store(true, Ordering::SeqCst);
+            lane.notify.notify_one();
         }
     }
 
     pub fn notify_all(&self) {
-        for n in self.platforms.values() {
-            n.notify_one();
+        for p in self.platforms.keys() {
+            self.notify(p);
         }
     }
 
-    fn get(&self, platform: &str) -> Arc<Notify> {
-        self.platforms
-            .get(platform)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Notify::new()))
+    /// `rows` were just committed to `platform`'s outbox, in id order: its worker may send them
+    /// as they are, without reading them back, when nothing else is pending there.
+    pub fn hand(&self, platform: &str, rows: Vec<Delivery>) {
+        if let Some(lane) = self.platforms.get(platform) {
+            lane.handed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(rows);
+            lane.notify.notify_one();
+        }
+    }
+
+    fn get(&self, platform: &str) -> Arc<Lane> {
+        self.platforms.get(platform).cloned().unwrap_or_default()
+    }
+}
+
+/// One platform's wake-up: a notification, whether the outbox must be read again, and the
+/// rows the engine handed over since the worker last looked.
+#[derive(Default)]
+struct Lane {
+    notify: Notify,
+    reread: AtomicBool,
+    handed: std::sync::Mutex<Vec<Delivery>>,
+}
+
+impl Lane {
+    fn take_handed(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.handed.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -125,6 +152,8 @@ pub struct Stats {
     pub sent: AtomicU64,
     pub retried: AtomicU64,
     pub failed: AtomicU64,
+    /// Reads of the outbox by the workers (rows handed over by the engine need none).
+    pub outbox_reads: AtomicU64,
 }
 
 pub struct Worker {
@@ -184,16 +213,43 @@ pub const MARK_BATCH: usize = 16;
 
 impl Worker {
     /// Drains the platform's outbox until `shutdown` turns true.
+    ///
+    /// The outbox is read when the worker starts, when it was told to (`Wake::notify`), when
+    /// a wait it asked for is over, and after any pass that left something pending (a retry,
+    /// a channel waiting for its thread root, a full batch). Otherwise nothing but the rows
+    /// the engine hands over (`Wake::hand`) can be pending, so those are sent as handed.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let platform = self.adapter.name().to_string();
-        let notify = self.wake.get(&platform);
+        let lane = self.wake.get(&platform);
+        // Nothing pending in the outbox but what is handed over: starts false (read it first).
+        let mut clean = false;
+        // The highest delivery id any pass has taken: a handed row at or below it was read
+        // from the outbox already.
+        let mut taken = 0i64;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            let next = match self.drain(&platform).await {
-                Ok(next) => next,
+            // Taken before the outbox is read, so a row handed over and dropped here was
+            // committed before that read, and the read finds it.
+            let handed = lane.take_handed();
+            let reread = lane.reread.swap(false, Ordering::SeqCst) || !clean;
+            let source = if reread {
+                Source::Outbox
+            } else if handed.iter().any(|r| r.id <= taken) {
+                // Some of them came back in the last read; read again rather than guess.
+                clean = false;
+                continue;
+            } else {
+                Source::Handed(handed)
+            };
+            let next = match self.drain(&platform, source, &mut taken).await {
+                Ok((next, done)) => {
+                    clean = done;
+                    next
+                }
                 Err(e) => {
+                    clean = false;
                     tracing::error!(platform = %platform, error = %e, "outbox read failed");
                     Some(Wait::Until(self.clock.now() + chrono::Duration::seconds(1)))
                 }
@@ -207,27 +263,46 @@ impl Worker {
                 None => Duration::from_secs(3600),
             };
             tokio::select! {
-                _ = notify.notified() => {}
-                _ = tokio::time::sleep(sleep) => {}
+                _ = lane.notify.notified() => {}
+                _ = tokio::time::sleep(sleep) => clean = false,
                 _ = shutdown.changed() => {}
             }
         }
     }
 
-    /// Sends what is due; says when to look again.
-    async fn drain(&self, platform: &str) -> Result<Option<Wait>, StoreError> {
-        let rows = self.store.pending_deliveries(platform, BATCH).await?;
-        let full = rows.len() as i64 == BATCH;
+    /// Sends what is due; says when to look again, and whether nothing is left pending.
+    async fn drain(
+        &self,
+        platform: &str,
+        source: Source,
+        taken: &mut i64,
+    ) -> Result<(Option<Wait>, bool), StoreError> {
+        let (rows, full) = match source {
+            Source::Outbox => {
+                self.stats.outbox_reads.fetch_add(1, Ordering::Relaxed);
+                let rows = self.store.pending_deliveries(platform, BATCH).await?;
+                let full = rows.len() as i64 == BATCH;
+                (rows, full)
+            }
+            Source::Handed(rows) => (rows, false),
+        };
+        if let Some(last) = rows.iter().map(|r| r.id).max() {
+            *taken = (*taken).max(last);
+        }
         let mut pass = Pass::default();
         let result = self.drain_rows(rows, &mut pass).await;
         // Whatever happened to the rest, the sends that went out are recorded.
         self.flush_marks(&mut pass.marks).await?;
         result?;
-        Ok(if pass.progressed && full {
-            Some(Wait::Now)
-        } else {
-            pass.next.map(Wait::Until)
-        })
+        let done = !full && pass.blocked.is_empty() && pass.next.is_none();
+        Ok((
+            if pass.progressed && full {
+                Some(Wait::Now)
+            } else {
+                pass.next.map(Wait::Until)
+            },
+            done,
+        ))
     }
 
     async fn flush_marks(&self, marks: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
@@ -492,6 +567,12 @@ enum Prepared {
 enum Wait {
     Now,
     Until(DateTime<Utc>),
+}
+
+/// Where a pass takes its rows from.
+enum Source {
+    Outbox,
+    Handed(Vec<Delivery>),
 }
 
 #[cfg(test)]

@@ -22,7 +22,10 @@ use crate::domain::incident::{
 use crate::domain::people::{Actor, Directory};
 use crate::domain::reminder::Offset;
 use crate::domain::sla::SlaPolicy;
-use crate::store::{NewDelivery, NewIncident, NewTimer, SharedStore, StoreError, ThreadRow, Tx};
+use crate::store::{
+    Delivery, DeliveryStatus, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
+    ThreadRow, Tx,
+};
 
 /// Timer kinds the engine schedules and an acknowledgement cancels.
 pub const ACK_TIMERS: &[&str] = &["ack_reminder", "ack_breach", "escalation"];
@@ -156,6 +159,9 @@ pub(crate) struct Outbox<'t> {
     /// The earliest timer this transaction added or moved.
     pub(crate) earliest_timer: Option<DateTime<Utc>>,
     queued: Vec<NewDelivery>,
+    /// The outbox rows written so far, in the order they were written (their ids come back
+    /// from the commit in the same order).
+    written: Vec<NewDelivery>,
     incidents: HashMap<i64, Incident>,
     threads: HashMap<i64, Vec<ThreadRow>>,
     /// Messages of a batch recorded ahead, by (platform, channel, message id): the id, or
@@ -174,6 +180,7 @@ impl<'t> Outbox<'t> {
             count: 0,
             earliest_timer: None,
             queued: Vec::new(),
+            written: Vec::new(),
             incidents: HashMap::new(),
             threads: HashMap::new(),
             recorded: HashMap::new(),
@@ -198,8 +205,9 @@ impl<'t> Outbox<'t> {
     pub(crate) async fn push_now(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
         self.flush().await?;
         let id = self.tx.enqueue(&d, self.now).await?;
-        self.platforms.insert(d.platform);
+        self.platforms.insert(d.platform.clone());
         self.count += 1;
+        self.written.push(d);
         Ok(id)
     }
 
@@ -208,6 +216,7 @@ impl<'t> Outbox<'t> {
         if !self.queued.is_empty() {
             let rows = std::mem::take(&mut self.queued);
             self.tx.enqueue_many(&rows, self.now).await?;
+            self.written.extend(rows);
         }
         Ok(())
     }
@@ -364,14 +373,18 @@ impl Engine {
         let unhandled: Vec<i64> = out.recorded.drain().filter_map(|(_, id)| id).collect();
         out.tx.forget_messages(&unhandled).await?;
         out.flush().await?;
-        let (platforms, count, timers) = (
+        let (mut platforms, count, timers) = (
             std::mem::take(&mut out.platforms),
             out.count,
             out.earliest_timer,
         );
         let opened = std::mem::take(&mut out.opened);
+        let written = std::mem::take(&mut out.written);
         if wrote || count > 0 {
-            tx.commit().await?;
+            let ids = tx.commit_outbox().await?;
+            if self.hand_over(written, ids, now) {
+                platforms.clear();
+            }
             if !opened.is_empty() {
                 let mut known = self.known();
                 if known.incidents.len() + opened.len() > KNOWN_MAX {
@@ -389,6 +402,39 @@ impl Engine {
             self.wake.timer_added(due);
         }
         Ok(outcomes)
+    }
+
+    /// Hands the outbox rows just committed to the delivery workers, so they need not read
+    /// them back; says whether it did. If the ids do not match the rows, nothing is handed
+    /// and the workers are notified to read the outbox instead.
+    fn hand_over(&self, written: Vec<NewDelivery>, mut ids: Vec<i64>, now: DateTime<Utc>) -> bool {
+        if written.is_empty() || ids.len() != written.len() {
+            return false;
+        }
+        // Ids grow in the order rows are inserted (SQLite's rowid, PostgreSQL's sequence
+        // within one transaction), whatever order RETURNING gives them in.
+        ids.sort_unstable();
+        let mut by_platform: HashMap<String, Vec<Delivery>> = HashMap::new();
+        for (id, new) in ids.into_iter().zip(written) {
+            by_platform
+                .entry(new.platform.clone())
+                .or_default()
+                .push(Delivery {
+                    id,
+                    new,
+                    status: DeliveryStatus::Pending,
+                    attempts: 0,
+                    next_attempt_at: now,
+                    last_error: None,
+                    remote_id: None,
+                    created_at: now,
+                    sent_at: None,
+                });
+        }
+        for (platform, rows) in by_platform {
+            self.wake.hand(&platform, rows);
+        }
+        true
     }
 
     async fn decide(&self, ev: &Inbound, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {

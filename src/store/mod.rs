@@ -218,6 +218,10 @@ pub struct DeliveryCounts {
 #[async_trait]
 pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<()>;
+    /// Commits; returns the ids of the outbox rows this transaction wrote (`enqueue`,
+    /// `enqueue_many`), in the order they were written, so they can be handed to the
+    /// delivery workers without reading them back.
+    async fn commit_outbox(self: Box<Self>) -> Result<Vec<i64>>;
 
     /// The incident, locked for update where the backend has row locks.
     async fn incident(&mut self, id: i64) -> Result<Option<Incident>>;

@@ -182,6 +182,8 @@ struct Deferred {
     /// Must change exactly one row, or the transaction fails with `Conflict` (the optimistic
     /// version check of an incident update).
     one_row: bool,
+    /// An outbox insert: its `RETURNING id` rows are the ids of the new deliveries.
+    outbox: bool,
 }
 
 /// Appends `sql` to `out` with every `$n` placeholder written as an anonymous `?`, and the
@@ -440,6 +442,8 @@ macro_rules! sql_backend {
             begun: bool,
             finished: bool,
             deferred: Vec<Deferred>,
+            /// Ids of the outbox rows written so far, in the order they were written.
+            outbox_ids: Vec<i64>,
         }
 
         impl Drop for $tx {
@@ -477,6 +481,7 @@ macro_rules! sql_backend {
                     sql: sql.into(),
                     args,
                     one_row,
+                    outbox: false,
                 });
             }
 
@@ -496,6 +501,8 @@ macro_rules! sql_backend {
                     let mut args: Vec<Val> = Vec::new();
                     let mut statements = 0usize;
                     let mut guarded = false;
+                    // The statements whose rows are outbox ids.
+                    let mut outbox_statements: Vec<usize> = Vec::new();
                     if !self.begun {
                         sql.push_str($begin);
                         sql.push_str(";\n");
@@ -504,6 +511,9 @@ macro_rules! sql_backend {
                     for op in ops {
                         anonymous_placeholders(&op.sql, op.args, &mut sql, &mut args);
                         sql.push_str(";\n");
+                        if op.outbox {
+                            outbox_statements.push(statements);
+                        }
                         statements += 1;
                         if op.one_row {
                             // Fails the script (before anything after it, COMMIT included)
@@ -532,12 +542,15 @@ macro_rules! sql_backend {
                     #[allow(deprecated)]
                     let mut results = bind_all(sqlx::query(&sql), &args).fetch_many(&mut **conn);
                     let mut rows: Vec<Vec<$row>> = (0..n_reads).map(|_| Vec::new()).collect();
+                    let mut outbox_ids: Vec<i64> = Vec::new();
                     let mut done = 0usize;
                     loop {
                         match results.try_next().await {
                             Ok(Some(sqlx::Either::Left(_))) => done += 1,
                             Ok(Some(sqlx::Either::Right(row))) => {
-                                if let Some(r) = done.checked_sub(first_read).and_then(|i| rows.get_mut(i)) {
+                                if outbox_statements.contains(&done) {
+                                    outbox_ids.push(row.try_get("id")?);
+                                } else if let Some(r) = done.checked_sub(first_read).and_then(|i| rows.get_mut(i)) {
                                     r.push(row);
                                 }
                             }
@@ -548,11 +561,13 @@ macro_rules! sql_backend {
                             Err(e) => return Err(e.into()),
                         }
                     }
+                    drop(results);
                     if done != statements {
                         return Err(StoreError::Corrupt(format!(
                             "{done} of {statements} statements ran"
                         )));
                     }
+                    self.outbox_ids.extend(outbox_ids);
                     Ok(rows)
                 } else {
                     if !self.begun {
@@ -560,6 +575,15 @@ macro_rules! sql_backend {
                         self.begun = true;
                     }
                     for op in &ops {
+                        if op.outbox {
+                            let rows = bind_all(sqlx::query(&op.sql), &op.args)
+                                .fetch_all(&mut **self.db()?)
+                                .await?;
+                            for r in &rows {
+                                self.outbox_ids.push(r.try_get("id")?);
+                            }
+                            continue;
+                        }
                         let done = bind_all(sqlx::query(&op.sql), &op.args)
                             .execute(&mut **self.db()?)
                             .await?;
@@ -585,11 +609,15 @@ macro_rules! sql_backend {
 
         #[async_trait]
         impl Tx for $tx {
-            async fn commit(mut self: Box<Self>) -> Result<()> {
+            async fn commit(self: Box<Self>) -> Result<()> {
+                self.commit_outbox().await.map(|_| ())
+            }
+
+            async fn commit_outbox(mut self: Box<Self>) -> Result<Vec<i64>> {
                 if !self.begun && self.deferred.is_empty() {
                     // Nothing was read or written.
                     self.finished = true;
-                    return Ok(());
+                    return Ok(Vec::new());
                 }
                 if $one_script {
                     self.run(Some(("COMMIT", Vec::new()))).await?;
@@ -598,7 +626,7 @@ macro_rules! sql_backend {
                     sqlx::query("COMMIT").execute(&mut **self.db()?).await?;
                 }
                 self.finished = true;
-                Ok(())
+                Ok(std::mem::take(&mut self.outbox_ids))
             }
 
             async fn incident(&mut self, id: i64) -> Result<Option<Incident>> {
@@ -924,7 +952,11 @@ macro_rules! sql_backend {
                     )))
                     .await?;
                 match rows.first() {
-                    Some(r) => Ok(r.try_get("id")?),
+                    Some(r) => {
+                        let id = r.try_get("id")?;
+                        self.outbox_ids.push(id);
+                        Ok(id)
+                    }
                     None => Err(StoreError::Corrupt("INSERT returned no id".into())),
                 }
             }
@@ -936,7 +968,7 @@ macro_rules! sql_backend {
                     let q = format!(
                         "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
                          thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
-                         status, attempts, next_attempt_at, created_at) VALUES {}",
+                         status, attempts, next_attempt_at, created_at) VALUES {} RETURNING id",
                         values_rows(n, 12, 2, "'pending', 0, $1, $1")
                     );
                     let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * n);
@@ -944,7 +976,12 @@ macro_rules! sql_backend {
                     for d in chunk {
                         args.extend(delivery_args(d));
                     }
-                    self.defer(q, args, false);
+                    self.deferred.push(Deferred {
+                        sql: q,
+                        args,
+                        one_row: false,
+                        outbox: true,
+                    });
                 }
                 Ok(())
             }
@@ -1222,6 +1259,7 @@ macro_rules! sql_backend {
                     begun: false,
                     finished: false,
                     deferred: Vec::new(),
+                    outbox_ids: Vec::new(),
                 }))
             }
 
