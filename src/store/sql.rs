@@ -1470,6 +1470,11 @@ pub mod sqlite {
                     "oncall",
                     include_str!("../../migrations/sqlite/0002_oncall.sql"),
                 ),
+                (
+                    3,
+                    "outbox partial indexes",
+                    include_str!("../../migrations/sqlite/0003_outbox_partial_indexes.sql"),
+                ),
             ])
             .run(&pool)
             .await?;
@@ -1574,6 +1579,11 @@ pub mod postgres {
                     2,
                     "oncall",
                     include_str!("../../migrations/postgres/0002_oncall.sql"),
+                ),
+                (
+                    3,
+                    "outbox partial indexes",
+                    include_str!("../../migrations/postgres/0003_outbox_partial_indexes.sql"),
                 ),
             ])
             .run(&pool)
