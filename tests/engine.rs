@@ -28,6 +28,13 @@ async fn flare(extra: &str, clock: &ManualClock) -> TestFlare {
     start(&toml, Arc::new(clock.clone()), true).await
 }
 
+/// Flare with two console incident channels, `#ops` and `#war-room`.
+async fn with_war_room(clock: &ManualClock) -> TestFlare {
+    let toml =
+        format!("[console]\nuser = \"alice\"\nchannels = [\"#ops\", \"#war-room\"]\n{PEOPLE}");
+    start(&toml, Arc::new(clock.clone()), true).await
+}
+
 async fn incidents(f: &TestFlare) -> i64 {
     let mut tx = f.running.store.begin().await.expect("tx");
     tx.incident_count().await.expect("count")
@@ -287,9 +294,7 @@ async fn impacted_applications_and_business_impact_are_recorded_and_shown() {
 #[tokio::test]
 async fn edits_and_deletions_follow_the_mirrored_copies() {
     let clock = tuesday_10am();
-    let toml =
-        format!("[console]\nuser = \"alice\"\nchannels = [\"#ops\", \"#war-room\"]\n{PEOPLE}");
-    let mut f = start(&toml, Arc::new(clock.clone()), true).await;
+    let mut f = with_war_room(&clock).await;
     f.type_lines(&["!inc open Disk full"]).await;
     f.expect_console("[#war-room] 🔥 INC-1", 1).await;
     f.type_lines(&["/thread INC-1", "/user bob", "cleaning /var/log"])
@@ -399,9 +404,7 @@ async fn a_batch_is_handled_in_order_in_one_transaction() {
 #[tokio::test]
 async fn committed_rows_are_handed_to_the_delivery_worker_without_reading_the_outbox() {
     let clock = tuesday_10am();
-    let toml =
-        format!("[console]\nuser = \"alice\"\nchannels = [\"#ops\", \"#war-room\"]\n{PEOPLE}");
-    let mut f = start(&toml, Arc::new(clock.clone()), true).await;
+    let mut f = with_war_room(&clock).await;
     f.type_lines(&["!inc open Queue backlog"]).await;
     f.expect_console("[#war-room] 🔥 INC-1", 1).await;
     f.expect_console("Opened INC-1", 1).await;

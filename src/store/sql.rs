@@ -197,66 +197,78 @@ struct Deferred {
 /// Scripts also keep the same text whatever comes before them, so sqlx's statement cache
 /// finds them again.
 fn anonymous_placeholders(sql: &str, args: Vec<Val>, out: &mut String, out_args: &mut Vec<Val>) {
-    let bytes = sql.as_bytes();
     let mut args: Vec<Option<Val>> = args.into_iter().map(Some).collect();
+    // Which use of each value is its last, so it can be moved there rather than cloned.
     let mut last_use = vec![0usize; args.len()];
-    let mut uses = 0usize;
-    // First pass: where each value is used last, so it can be moved there rather than cloned.
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' {
-            let start = i + 1;
-            let mut end = start;
-            while end < bytes.len() && bytes[end].is_ascii_digit() {
-                end += 1;
-            }
-            if end > start {
-                let n: usize = sql[start..end].parse().unwrap_or(0);
-                uses += 1;
-                if let Some(slot) = n.checked_sub(1).and_then(|k| last_use.get_mut(k)) {
-                    *slot = uses;
-                }
-                i = end;
-                continue;
-            }
+    for (use_no, (_, n)) in placeholders(sql).enumerate() {
+        if let Some(slot) = n.checked_sub(1).and_then(|k| last_use.get_mut(k)) {
+            *slot = use_no + 1;
         }
-        i += 1;
     }
     let mut copied = 0usize;
-    let mut use_no = 0usize;
-    i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'$' {
-            let start = i + 1;
-            let mut end = start;
-            while end < bytes.len() && bytes[end].is_ascii_digit() {
-                end += 1;
-            }
-            if end > start {
-                out.push_str(&sql[copied..i]);
-                out.push('?');
-                copied = end;
-                use_no += 1;
-                let n: usize = sql[start..end].parse().unwrap_or(0);
-                let value = match n.checked_sub(1) {
-                    Some(k) if k < args.len() => {
-                        if last_use[k] == use_no {
-                            args[k].take()
-                        } else {
-                            args[k].clone()
-                        }
-                    }
-                    _ => None,
-                };
-                // SQLite treats a parameter without a value as NULL.
-                out_args.push(value.unwrap_or(Val::Int(None)));
-                i = end;
-                continue;
-            }
-        }
-        i += 1;
+    for (use_no, (span, n)) in placeholders(sql).enumerate() {
+        out.push_str(&sql[copied..span.start]);
+        out.push('?');
+        copied = span.end;
+        let value = match n.checked_sub(1) {
+            Some(k) if k < args.len() && last_use[k] == use_no + 1 => args[k].take(),
+            Some(k) if k < args.len() => args[k].clone(),
+            _ => None,
+        };
+        // SQLite treats a parameter without a value as NULL.
+        out_args.push(value.unwrap_or(Val::Int(None)));
     }
     out.push_str(&sql[copied..]);
+}
+
+/// Each `$n` in `sql`: where it stands and its number.
+fn placeholders(sql: &str) -> impl Iterator<Item = (std::ops::Range<usize>, usize)> + '_ {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            let at = i;
+            i += 1;
+            if bytes[at] != b'$' {
+                continue;
+            }
+            let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits > 0 {
+                i += digits;
+                return Some((at..i, sql[at + 1..i].parse().unwrap_or(0)));
+            }
+        }
+        None
+    })
+}
+
+/// How long the runtime thread keeps polling for SQLite's answer before it parks.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// The stream's next item; polls it for up to `SPIN` before waiting like any future.
+///
+/// Why: sqlx hands each statement's result and each row from SQLite's thread to ours one by
+/// one. A parked runtime thread is woken for each (a write to its eventfd, then its CPU
+/// leaving idle), which on this kind of VM cost more than SQLite's own work: the engine spent
+/// most of a command's time in those wake-ups (docs/benchmarks.md). Most answers come within
+/// tens of microseconds, so the thread stays awake that long instead.
+async fn next_soon<S>(stream: &mut S) -> Option<S::Item>
+where
+    S: futures_util::Stream + Unpin,
+{
+    use futures_util::StreamExt;
+    let until = std::time::Instant::now() + SPIN;
+    std::future::poll_fn(|cx| {
+        loop {
+            match stream.poll_next_unpin(cx) {
+                std::task::Poll::Pending if std::time::Instant::now() < until => {
+                    std::hint::spin_loop();
+                }
+                other => return other,
+            }
+        }
+    })
+    .await
 }
 
 const RECORD_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_id, thread, \
@@ -534,7 +546,6 @@ macro_rules! sql_backend {
                         return Ok(Vec::new());
                     }
                     self.begun = true;
-                    use futures_util::TryStreamExt;
                     let conn = self.db()?;
                     // sqlx runs every statement of a SQLite query string in order, binding the
                     // anonymous `?` in turn across them (deprecated for sqlx 0.9: see
@@ -545,7 +556,7 @@ macro_rules! sql_backend {
                     let mut outbox_ids: Vec<i64> = Vec::new();
                     let mut done = 0usize;
                     loop {
-                        match results.try_next().await {
+                        match next_soon(&mut results).await.transpose() {
                             Ok(Some(sqlx::Either::Left(_))) => done += 1,
                             Ok(Some(sqlx::Either::Right(row))) => {
                                 if outbox_statements.contains(&done) {
