@@ -954,6 +954,100 @@ async fn sasl_plain_login_and_failure() {
     assert!(!err.contains("bad-secret"), "secret leaked: {err}");
 }
 
+/// A fake server with echo-message that takes the first connection's first PRIVMSG and
+/// drops the connection without echoing it (a server dying under a line); later connections
+/// echo. Every connection's received lines go to the receiver.
+async fn dying_echo_server() -> (u16, mpsc::UnboundedReceiver<(usize, String)>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut conn_no = 0;
+        while let Ok((sock, _)) = listener.accept().await {
+            conn_no += 1;
+            let seen_tx = seen_tx.clone();
+            tokio::spawn(async move {
+                let (rd, mut wr) = sock.into_split();
+                let mut lines = BufReader::new(rd).lines();
+                let mut nick = String::new();
+                let mut msgid = 0;
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = seen_tx.send((conn_no, l.clone()));
+                    let reply: Vec<String> = if l == "CAP LS 302" {
+                        vec![":fake CAP * LS :echo-message message-tags".into()]
+                    } else if let Some(caps) = l.strip_prefix("CAP REQ :") {
+                        vec![format!(":fake CAP * ACK :{caps}")]
+                    } else if let Some(n) = l.strip_prefix("NICK ") {
+                        nick = n.to_string();
+                        vec![]
+                    } else if l == "CAP END" {
+                        vec![format!(":fake 001 {nick} :Welcome {nick}!flare@127.0.0.1")]
+                    } else if let Some(ch) = l.strip_prefix("JOIN ") {
+                        vec![format!(":{nick}!flare@127.0.0.1 JOIN {ch}")]
+                    } else if let Some(rest) = l.strip_prefix("PRIVMSG ") {
+                        if conn_no == 1 {
+                            return;
+                        }
+                        msgid += 1;
+                        vec![format!(
+                            "@msgid=m{conn_no}-{msgid} :{nick}!flare@127.0.0.1 PRIVMSG {rest}"
+                        )]
+                    } else {
+                        vec![]
+                    };
+                    for r in reply {
+                        if wr.write_all(format!("{r}\r\n").as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn a_message_the_server_never_echoed_is_retried_not_counted_sent() {
+    let (port, mut seen) = dying_echo_server().await;
+    let bot = Bot::start(config(port, vec![chan("#ops")])).await;
+    let line = out("#ops", Style::Mirror, "said as the server died");
+    let results = tokio::time::timeout(WAIT, bot.adapter.send_many(std::slice::from_ref(&line)))
+        .await
+        .expect("send_many hung");
+    match results.as_slice() {
+        [Err(SendError::Retry { reason, .. })] => {
+            assert!(reason.contains("before the server echoed"), "{reason}")
+        }
+        other => panic!("a line the server never echoed counted as {other:?}"),
+    }
+    // After the reconnect the same line goes out and is confirmed by its echo.
+    bot.wait_joined(&["#ops".to_string()]).await;
+    let again = tokio::time::timeout(WAIT, async {
+        loop {
+            let r = bot.adapter.send_many(std::slice::from_ref(&line)).await;
+            if r.first().is_some_and(Result::is_ok) {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("sent once the server is back");
+    assert_eq!(again.len(), 1);
+    let mut on_second = false;
+    while let Ok(Some((conn, l))) =
+        tokio::time::timeout(Duration::from_millis(300), seen.recv()).await
+    {
+        on_second |=
+            conn == 2 && l.starts_with("PRIVMSG #ops :") && l.ends_with("said as the server died");
+    }
+    assert!(on_second, "the line was sent again on the new connection");
+}
+
 #[tokio::test]
 async fn dead_link_is_detected_by_our_own_ping() {
     let (port, mut seen) = fake_server("x", "y", false).await;

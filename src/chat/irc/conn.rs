@@ -621,18 +621,18 @@ fn privmsg(
         )
     };
     if own {
-        // Our echo: hand its msgid to a send waiting for it.
+        // Our echo: hand its msgid ("" without one) to a send waiting for it. Waits given up
+        // go first, so they never take the echo of a later, identical message.
         let mut st = adapter.state();
+        st.echo_waiters.retain(|w| !w.tx.is_closed());
         let tf = st.fold(target);
         if let Some(pos) = st
             .echo_waiters
             .iter()
             .position(|w| w.target == tf && w.text == raw)
         {
-            if let Some(w) = st.echo_waiters.remove(pos)
-                && let Some(id) = msg.tag("msgid")
-            {
-                let _ = w.tx.send(id.to_string());
+            if let Some(w) = st.echo_waiters.remove(pos) {
+                let _ = w.tx.send(msg.tag("msgid").unwrap_or_default().to_string());
             }
         }
         return None;

@@ -417,7 +417,7 @@ impl IrcAdapter {
     }
 
     /// Where a plain message goes, and the lines it takes there.
-    async fn plain_lines(&self, msg: &Outbound) -> Result<Vec<String>, SendError> {
+    async fn plain_lines(&self, msg: &Outbound) -> Result<(String, Vec<String>), SendError> {
         self.link()?;
         let incident = msg.incident.or_else(|| {
             msg.thread
@@ -439,7 +439,30 @@ impl IrcAdapter {
         if lines.is_empty() {
             return Err(SendError::Permanent("nothing to send (empty text)".into()));
         }
-        Ok(lines)
+        Ok((target, lines))
+    }
+
+    /// Waits for the server's echo of `line` (a PRIVMSG to `target`), where the connection
+    /// has echo-message; `None` otherwise. The echo carries the message's msgid, or "" when
+    /// the server gives none.
+    fn expect_echo(&self, target: &str, line: &str) -> Option<oneshot::Receiver<String>> {
+        let mut st = self.state();
+        if !st.caps.contains("echo-message") {
+            return None;
+        }
+        // `@tags PRIVMSG target :text` or `PRIVMSG target :text`.
+        let command = line
+            .strip_prefix('@')
+            .and_then(|l| l.split_once(' ').map(|(_, rest)| rest))
+            .unwrap_or(line);
+        if !command.starts_with("PRIVMSG ") {
+            return None;
+        }
+        let text = command.split_once(" :").map(|(_, t)| t.to_string())?;
+        let (tx, rx) = oneshot::channel();
+        let target = st.fold(target);
+        st.echo_waiters.push_back(EchoWaiter { target, text, tx });
+        Some(rx)
     }
 
     /// Queues plain messages back to back and waits once, for the last: a burst costs one
@@ -450,12 +473,23 @@ impl IrcAdapter {
         msgs: &[Outbound],
         results: &mut Vec<Result<Sent, SendError>>,
     ) {
+        let first = results.len();
         let mut queued = Vec::with_capacity(msgs.len());
+        // One per message tried, in order (so `echoes[i]` is `results[first + i]`'s).
+        let mut echoes = Vec::with_capacity(msgs.len());
         let mut failed = None;
         for msg in msgs {
             let queue = match self.plain_lines(msg).await {
-                Ok(lines) => self.queue_lines(bucket, lines).await,
-                Err(e) => Err(e),
+                Ok((target, lines)) => {
+                    // The server echoes lines in the order it took them: the echo of a
+                    // message's last line means all of it arrived.
+                    echoes.push(lines.last().and_then(|l| self.expect_echo(&target, l)));
+                    self.queue_lines(bucket, lines).await
+                }
+                Err(e) => {
+                    echoes.push(None);
+                    Err(e)
+                }
             };
             match queue {
                 Ok(rx) => queued.push(rx),
@@ -466,7 +500,8 @@ impl IrcAdapter {
             }
         }
         // Lines are written in order: once the last is on the socket, so are the others. If
-        // the connection dropped, those written before it still count as sent.
+        // the connection dropped, those written before it were written (and are confirmed
+        // below where the server echoes).
         let last_written = match queued.pop() {
             Some(rx) => Some(self.written(rx).await.is_ok()),
             None => None,
@@ -477,23 +512,67 @@ impl IrcAdapter {
                 thread: None,
             })
         };
-        for mut rx in queued {
-            if rx.try_recv().is_err() {
-                results.push(Err(self.not_connected()));
+        'written: {
+            for mut rx in queued {
+                if rx.try_recv().is_err() {
+                    results.push(Err(self.not_connected()));
+                    break 'written;
+                }
+                results.push(sent());
+            }
+            match last_written {
+                Some(true) => results.push(sent()),
+                Some(false) => {
+                    results.push(Err(self.not_connected()));
+                    break 'written;
+                }
+                None => {}
+            }
+            if let Some(e) = failed {
+                results.push(Err(e));
+            }
+        }
+        self.confirm_echoes(first, echoes, results).await;
+    }
+
+    /// Where the server echoes our messages back, a message counts as sent only once its echo
+    /// arrived: a line written into a connection that is already dead (the server went away a
+    /// moment before) reaches nobody, and the socket write alone cannot tell. The first
+    /// message from `results[first]` on whose echo does not come is to be retried, and the
+    /// ones after it are left untried.
+    async fn confirm_echoes(
+        &self,
+        first: usize,
+        echoes: Vec<Option<oneshot::Receiver<String>>>,
+        results: &mut Vec<Result<Sent, SendError>>,
+    ) {
+        let deadline = tokio::time::Instant::now() + ECHO_WAIT;
+        for (i, echo) in echoes.into_iter().enumerate() {
+            let at = first + i;
+            if !results.get(at).is_some_and(Result::is_ok) {
                 return;
             }
-            results.push(sent());
-        }
-        match last_written {
-            Some(true) => results.push(sent()),
-            Some(false) => {
-                results.push(Err(self.not_connected()));
-                return;
-            }
-            None => {}
-        }
-        if let Some(e) = failed {
-            results.push(Err(e));
+            let Some(rx) = echo else {
+                continue;
+            };
+            let reason = match tokio::time::timeout_at(deadline, rx).await {
+                Ok(Ok(_)) => continue,
+                Ok(Err(_)) => format!(
+                    "the connection to IRC network `{}` dropped before the server echoed the message",
+                    self.cfg.name
+                ),
+                Err(_) => format!(
+                    "IRC network `{}` did not echo the message within {}s",
+                    self.cfg.name,
+                    ECHO_WAIT.as_secs()
+                ),
+            };
+            results.truncate(at);
+            results.push(Err(SendError::Retry {
+                after: None,
+                reason,
+            }));
+            return;
         }
     }
 
@@ -577,7 +656,8 @@ impl IrcAdapter {
             Some(rx) => tokio::time::timeout(ECHO_WAIT, rx)
                 .await
                 .ok()
-                .and_then(Result::ok),
+                .and_then(Result::ok)
+                .filter(|id| !id.is_empty()),
             None => None,
         };
         let remote_id = echoed.clone().unwrap_or_else(|| self.synth_id());
