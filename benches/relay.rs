@@ -184,6 +184,15 @@ async fn slack_to_rc(
     (lat, start.elapsed())
 }
 
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// CPU time a process has used so far, in nanoseconds: the sum over its threads of the time
 /// on a CPU from `/proc/<pid>/task/*/schedstat` (utime + stime in `stat` count 10 ms ticks,
 /// too coarse for a burst that takes tens of milliseconds of CPU).
@@ -288,7 +297,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     std::fs::write(&config, world.toml(&extras)).expect("config");
     let bin =
         std::env::var("FLARE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flare").into());
-    let mut child = std::process::Command::new(bin)
+    let child = std::process::Command::new(bin)
         .arg("--config")
         .arg(&config)
         .arg("run")
@@ -298,7 +307,9 @@ async fn process(s: &Sizes, irc_only: bool) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("flare starts");
-    let pid = child.id();
+    // Killed when this run ends, also when it panics part-way.
+    let child = KillOnDrop(child);
+    let pid = child.0.id();
     if irc_only {
         a.expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
             .await;
@@ -358,8 +369,7 @@ async fn process(s: &Sizes, irc_only: bool) {
         cpu_ms / relayed.max(1) as f64,
         cpu_ms / (relayed * copies).max(1) as f64,
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
 
 #[tokio::main]
