@@ -832,6 +832,49 @@ async fn tls_with_a_private_ca() {
 
 // ---------------------------------------------------------------------------------------------
 
+/// A fake IRC server on a loopback port: each connection's lines are answered with what
+/// `reply(connection number, the nick it registered, line)` returns, and `None` drops the
+/// connection. Every connection's received lines go to the receiver.
+async fn fake_irc<F>(reply: F) -> (u16, mpsc::UnboundedReceiver<(usize, String)>)
+where
+    F: Fn(usize, &str, &str) -> Option<Vec<String>> + Send + Sync + 'static,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let reply = Arc::new(reply);
+    tokio::spawn(async move {
+        let mut conn_no = 0;
+        while let Ok((sock, _)) = listener.accept().await {
+            conn_no += 1;
+            let (seen_tx, reply) = (seen_tx.clone(), reply.clone());
+            tokio::spawn(async move {
+                let (rd, mut wr) = sock.into_split();
+                let mut lines = BufReader::new(rd).lines();
+                let mut nick = String::new();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let _ = seen_tx.send((conn_no, l.clone()));
+                    if let Some(n) = l.strip_prefix("NICK ") {
+                        nick = n.to_string();
+                    }
+                    let Some(answer) = reply(conn_no, &nick, &l) else {
+                        return;
+                    };
+                    for r in answer {
+                        if wr.write_all(format!("{r}\r\n").as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
 /// A fake server speaking just enough IRC: multi-line CAP LS with sasl, SASL PLAIN checked
 /// against `account`/`password`, then 001 and JOIN echoes. PINGs are answered only when
 /// `answer_pings`. Every connection's received lines go to `seen`.
@@ -841,73 +884,46 @@ async fn fake_server(
     answer_pings: bool,
 ) -> (u16, mpsc::UnboundedReceiver<(usize, String)>) {
     use base64::Engine as _;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (seen_tx, seen) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut conn_no = 0;
-        while let Ok((sock, _)) = listener.accept().await {
-            conn_no += 1;
-            let seen_tx = seen_tx.clone();
-            tokio::spawn(async move {
-                let (rd, mut wr) = sock.into_split();
-                let mut lines = BufReader::new(rd).lines();
-                let mut nick = String::new();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    let _ = seen_tx.send((conn_no, l.clone()));
-                    let reply: Vec<String> = if l == "CAP LS 302" {
-                        vec![
-                            ":fake CAP * LS * :multi-prefix message-tags".into(),
-                            ":fake CAP * LS :sasl=PLAIN,EXTERNAL".into(),
-                        ]
-                    } else if let Some(caps) = l.strip_prefix("CAP REQ :") {
-                        vec![format!(":fake CAP * ACK :{caps}")]
-                    } else if l == "AUTHENTICATE PLAIN" {
-                        vec!["AUTHENTICATE +".into()]
-                    } else if let Some(b64) = l.strip_prefix("AUTHENTICATE ") {
-                        let raw = base64::engine::general_purpose::STANDARD
-                            .decode(b64)
-                            .unwrap_or_default();
-                        if raw == format!("{account}\0{account}\0{password}").as_bytes() {
-                            vec![
-                                format!(":fake 900 * * {account} :You are now logged in"),
-                                ":fake 903 * :SASL authentication successful".into(),
-                            ]
-                        } else {
-                            vec![":fake 904 * :SASL authentication failed".into()]
-                        }
-                    } else if let Some(n) = l.strip_prefix("NICK ") {
-                        nick = n.to_string();
-                        vec![]
-                    } else if l == "CAP END" {
-                        vec![format!(":fake 001 {nick} :Welcome {nick}!flare@127.0.0.1")]
-                    } else if let Some(ch) = l.strip_prefix("JOIN ") {
-                        vec![format!(":{nick}!flare@127.0.0.1 JOIN {ch}")]
-                    } else if let Some(tok) = l.strip_prefix("PING ") {
-                        if answer_pings {
-                            vec![format!(":fake PONG fake {tok}")]
-                        } else {
-                            vec![]
-                        }
-                    } else {
-                        vec![]
-                    };
-                    for r in reply {
-                        if wr.write_all(format!("{r}\r\n").as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                    if l.starts_with("JOIN") {
-                        let _ = wr.write_all(b"PING :are-you-there\r\n").await;
-                    }
-                }
-            });
-        }
-    });
-    (port, seen)
+    fake_irc(move |_, nick, l| {
+        Some(if l == "CAP LS 302" {
+            vec![
+                ":fake CAP * LS * :multi-prefix message-tags".into(),
+                ":fake CAP * LS :sasl=PLAIN,EXTERNAL".into(),
+            ]
+        } else if let Some(caps) = l.strip_prefix("CAP REQ :") {
+            vec![format!(":fake CAP * ACK :{caps}")]
+        } else if l == "AUTHENTICATE PLAIN" {
+            vec!["AUTHENTICATE +".into()]
+        } else if let Some(b64) = l.strip_prefix("AUTHENTICATE ") {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default();
+            if raw == format!("{account}\0{account}\0{password}").as_bytes() {
+                vec![
+                    format!(":fake 900 * * {account} :You are now logged in"),
+                    ":fake 903 * :SASL authentication successful".into(),
+                ]
+            } else {
+                vec![":fake 904 * :SASL authentication failed".into()]
+            }
+        } else if l == "CAP END" {
+            vec![format!(":fake 001 {nick} :Welcome {nick}!flare@127.0.0.1")]
+        } else if let Some(ch) = l.strip_prefix("JOIN ") {
+            vec![
+                format!(":{nick}!flare@127.0.0.1 JOIN {ch}"),
+                "PING :are-you-there".into(),
+            ]
+        } else if let Some(tok) = l.strip_prefix("PING ") {
+            if answer_pings {
+                vec![format!(":fake PONG fake {tok}")]
+            } else {
+                vec![]
+            }
+        } else {
+            vec![]
+        })
+    })
+    .await
 }
 
 #[tokio::test]
@@ -958,56 +974,29 @@ async fn sasl_plain_login_and_failure() {
 /// drops the connection without echoing it (a server dying under a line); later connections
 /// echo. Every connection's received lines go to the receiver.
 async fn dying_echo_server() -> (u16, mpsc::UnboundedReceiver<(usize, String)>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (seen_tx, seen) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let mut conn_no = 0;
-        while let Ok((sock, _)) = listener.accept().await {
-            conn_no += 1;
-            let seen_tx = seen_tx.clone();
-            tokio::spawn(async move {
-                let (rd, mut wr) = sock.into_split();
-                let mut lines = BufReader::new(rd).lines();
-                let mut nick = String::new();
-                let mut msgid = 0;
-                while let Ok(Some(l)) = lines.next_line().await {
-                    let _ = seen_tx.send((conn_no, l.clone()));
-                    let reply: Vec<String> = if l == "CAP LS 302" {
-                        vec![":fake CAP * LS :echo-message message-tags".into()]
-                    } else if let Some(caps) = l.strip_prefix("CAP REQ :") {
-                        vec![format!(":fake CAP * ACK :{caps}")]
-                    } else if let Some(n) = l.strip_prefix("NICK ") {
-                        nick = n.to_string();
-                        vec![]
-                    } else if l == "CAP END" {
-                        vec![format!(":fake 001 {nick} :Welcome {nick}!flare@127.0.0.1")]
-                    } else if let Some(ch) = l.strip_prefix("JOIN ") {
-                        vec![format!(":{nick}!flare@127.0.0.1 JOIN {ch}")]
-                    } else if let Some(rest) = l.strip_prefix("PRIVMSG ") {
-                        if conn_no == 1 {
-                            return;
-                        }
-                        msgid += 1;
-                        vec![format!(
-                            "@msgid=m{conn_no}-{msgid} :{nick}!flare@127.0.0.1 PRIVMSG {rest}"
-                        )]
-                    } else {
-                        vec![]
-                    };
-                    for r in reply {
-                        if wr.write_all(format!("{r}\r\n").as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (port, seen)
+    let msgid = std::sync::atomic::AtomicUsize::new(0);
+    fake_irc(move |conn_no, nick, l| {
+        Some(if l == "CAP LS 302" {
+            vec![":fake CAP * LS :echo-message message-tags".into()]
+        } else if let Some(caps) = l.strip_prefix("CAP REQ :") {
+            vec![format!(":fake CAP * ACK :{caps}")]
+        } else if l == "CAP END" {
+            vec![format!(":fake 001 {nick} :Welcome {nick}!flare@127.0.0.1")]
+        } else if let Some(ch) = l.strip_prefix("JOIN ") {
+            vec![format!(":{nick}!flare@127.0.0.1 JOIN {ch}")]
+        } else if let Some(rest) = l.strip_prefix("PRIVMSG ") {
+            if conn_no == 1 {
+                return None;
+            }
+            let id = msgid.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            vec![format!(
+                "@msgid=m{id} :{nick}!flare@127.0.0.1 PRIVMSG {rest}"
+            )]
+        } else {
+            vec![]
+        })
+    })
+    .await
 }
 
 #[tokio::test]
