@@ -630,10 +630,9 @@ fn privmsg(
             .echo_waiters
             .iter()
             .position(|w| w.target == tf && w.text == raw)
+            && let Some(w) = st.echo_waiters.remove(pos)
         {
-            if let Some(w) = st.echo_waiters.remove(pos) {
-                let _ = w.tx.send(msg.tag("msgid").unwrap_or_default().to_string());
-            }
+            let _ = w.tx.send(msg.tag("msgid").unwrap_or_default().to_string());
         }
         return None;
     }
