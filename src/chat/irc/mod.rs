@@ -547,15 +547,44 @@ impl IrcAdapter {
         results: &mut Vec<Result<Sent, SendError>>,
     ) {
         let deadline = tokio::time::Instant::now() + ECHO_WAIT;
+        let mut echoes: Vec<Option<oneshot::Receiver<String>>> = echoes
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| e.filter(|_| results.get(first + i).is_some_and(Result::is_ok)))
+            .collect();
+        // Echoes come in the order the lines went out: once the last has come, so have the
+        // others, and one wake-up serves the whole batch.
+        let last = echoes.iter().rposition(Option::is_some);
+        let mut last_echo = None;
+        if let Some(rx) = last.and_then(|i| echoes[i].take()) {
+            last_echo = Some(
+                tokio::time::timeout_at(deadline, rx)
+                    .await
+                    .map(|r| r.map_err(|_| ())),
+            );
+        }
         for (i, echo) in echoes.into_iter().enumerate() {
             let at = first + i;
             if !results.get(at).is_some_and(Result::is_ok) {
                 return;
             }
-            let Some(rx) = echo else {
-                continue;
+            let echoed = match echo {
+                _ if Some(i) == last => match last_echo.take() {
+                    Some(outcome) => outcome,
+                    None => continue,
+                },
+                None => continue,
+                Some(mut rx) => match rx.try_recv() {
+                    Ok(id) => Ok(Ok(id)),
+                    Err(oneshot::error::TryRecvError::Closed) => Ok(Err(())),
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        tokio::time::timeout_at(deadline, rx)
+                            .await
+                            .map(|r| r.map_err(|_| ()))
+                    }
+                },
             };
-            let reason = match tokio::time::timeout_at(deadline, rx).await {
+            let reason = match echoed {
                 Ok(Ok(_)) => continue,
                 Ok(Err(_)) => format!(
                     "the connection to IRC network `{}` dropped before the server echoed the message",
