@@ -970,9 +970,9 @@ async fn sasl_plain_login_and_failure() {
     assert!(!err.contains("bad-secret"), "secret leaked: {err}");
 }
 
-/// A fake server with echo-message that takes the first connection's first PRIVMSG and
-/// drops the connection without echoing it (a server dying under a line); later connections
-/// echo. Every connection's received lines go to the receiver.
+/// A fake server with echo-message that takes the first PRIVMSG of each of the first two
+/// connections and drops the connection without echoing it (a server dying under a line);
+/// later connections echo. Every connection's received lines go to the receiver.
 async fn dying_echo_server() -> (u16, mpsc::UnboundedReceiver<(usize, String)>) {
     let msgid = std::sync::atomic::AtomicUsize::new(0);
     fake_irc(move |conn_no, nick, l| {
@@ -985,7 +985,7 @@ async fn dying_echo_server() -> (u16, mpsc::UnboundedReceiver<(usize, String)>) 
         } else if let Some(ch) = l.strip_prefix("JOIN ") {
             vec![format!(":{nick}!flare@127.0.0.1 JOIN {ch}")]
         } else if let Some(rest) = l.strip_prefix("PRIVMSG ") {
-            if conn_no == 1 {
+            if conn_no <= 2 {
                 return None;
             }
             let id = msgid.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -999,10 +999,34 @@ async fn dying_echo_server() -> (u16, mpsc::UnboundedReceiver<(usize, String)>) 
     .await
 }
 
+/// Waits until the fake server saw connection `conn_no` join `#ops`.
+async fn joined_on(seen: &mut mpsc::UnboundedReceiver<(usize, String)>, conn_no: usize) {
+    tokio::time::timeout(WAIT, async {
+        while let Some((conn, l)) = seen.recv().await {
+            if conn == conn_no && l.starts_with("JOIN #ops") {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("reconnected and joined");
+}
+
 #[tokio::test]
 async fn a_message_the_server_never_echoed_is_retried_not_counted_sent() {
     let (port, mut seen) = dying_echo_server().await;
     let bot = Bot::start(config(port, vec![chan("#ops")])).await;
+    // A thread root whose connection dies before its echo: not a thread, a retry.
+    let mut root = out("#ops", Style::ThreadRoot, "INC-1 root as the server died");
+    root.incident = Some(1);
+    match bot.send(&root).await {
+        Err(SendError::Retry { reason, .. }) => {
+            assert!(reason.contains("before the server echoed"), "{reason}")
+        }
+        other => panic!("a root the server never echoed counted as {other:?}"),
+    }
+    joined_on(&mut seen, 2).await;
+    bot.wait_joined(&["#ops".to_string()]).await;
     let line = out("#ops", Style::Mirror, "said as the server died");
     let results = tokio::time::timeout(WAIT, bot.adapter.send_many(std::slice::from_ref(&line)))
         .await
@@ -1032,7 +1056,7 @@ async fn a_message_the_server_never_echoed_is_retried_not_counted_sent() {
         tokio::time::timeout(Duration::from_millis(300), seen.recv()).await
     {
         on_second |=
-            conn == 2 && l.starts_with("PRIVMSG #ops :") && l.ends_with("said as the server died");
+            conn == 3 && l.starts_with("PRIVMSG #ops :") && l.ends_with("said as the server died");
     }
     assert!(on_second, "the line was sent again on the new connection");
 }

@@ -63,6 +63,24 @@ pub(crate) struct Joined {
     pub members: HashSet<String>,
 }
 
+/// How waiting for one of our messages to be echoed back ended.
+enum Echo {
+    /// With its msgid, "" when the server gives none.
+    Came(String),
+    /// The connection dropped first (its waiters are cleared).
+    Dropped,
+    /// Not by the deadline.
+    Late,
+}
+
+async fn echo_by(rx: oneshot::Receiver<String>, deadline: tokio::time::Instant) -> Echo {
+    match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(id)) => Echo::Came(id),
+        Ok(Err(_)) => Echo::Dropped,
+        Err(_) => Echo::Late,
+    }
+}
+
 pub(crate) struct EchoWaiter {
     pub target: String,
     pub text: String,
@@ -442,6 +460,13 @@ impl IrcAdapter {
         Ok((target, lines))
     }
 
+    fn echo_dropped(&self) -> String {
+        format!(
+            "the connection to IRC network `{}` dropped before the server echoed the message",
+            self.cfg.name
+        )
+    }
+
     /// Waits for the server's echo of `line` (a PRIVMSG to `target`), where the connection
     /// has echo-message; `None` otherwise. The echo carries the message's msgid, or "" when
     /// the server gives none.
@@ -547,50 +572,18 @@ impl IrcAdapter {
         results: &mut Vec<Result<Sent, SendError>>,
     ) {
         let deadline = tokio::time::Instant::now() + ECHO_WAIT;
-        let mut echoes: Vec<Option<oneshot::Receiver<String>>> = echoes
-            .into_iter()
-            .enumerate()
-            .map(|(i, e)| e.filter(|_| results.get(first + i).is_some_and(Result::is_ok)))
-            .collect();
-        // Echoes come in the order the lines went out: once the last has come, so have the
-        // others, and one wake-up serves the whole batch.
-        let last = echoes.iter().rposition(Option::is_some);
-        let mut last_echo = None;
-        if let Some(rx) = last.and_then(|i| echoes[i].take()) {
-            last_echo = Some(
-                tokio::time::timeout_at(deadline, rx)
-                    .await
-                    .map(|r| r.map_err(|_| ())),
-            );
-        }
         for (i, echo) in echoes.into_iter().enumerate() {
             let at = first + i;
             if !results.get(at).is_some_and(Result::is_ok) {
                 return;
             }
-            let echoed = match echo {
-                _ if Some(i) == last => match last_echo.take() {
-                    Some(outcome) => outcome,
-                    None => continue,
-                },
-                None => continue,
-                Some(mut rx) => match rx.try_recv() {
-                    Ok(id) => Ok(Ok(id)),
-                    Err(oneshot::error::TryRecvError::Closed) => Ok(Err(())),
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        tokio::time::timeout_at(deadline, rx)
-                            .await
-                            .map(|r| r.map_err(|_| ()))
-                    }
-                },
+            let Some(rx) = echo else {
+                continue;
             };
-            let reason = match echoed {
-                Ok(Ok(_)) => continue,
-                Ok(Err(_)) => format!(
-                    "the connection to IRC network `{}` dropped before the server echoed the message",
-                    self.cfg.name
-                ),
-                Err(_) => format!(
+            let reason = match echo_by(rx, deadline).await {
+                Echo::Came(_) => continue,
+                Echo::Dropped => self.echo_dropped(),
+                Echo::Late => format!(
                     "IRC network `{}` did not echo the message within {}s",
                     self.cfg.name,
                     ECHO_WAIT.as_secs()
@@ -667,26 +660,26 @@ impl IrcAdapter {
         if lines.is_empty() {
             return Err(SendError::Permanent("nothing to send (empty text)".into()));
         }
-        let echo = if msg.style == Style::ThreadRoot && self.state().caps.contains("echo-message") {
-            let (tx, rx) = oneshot::channel();
-            let text = lines[0]
-                .split_once(" :")
-                .map(|(_, t)| t.to_string())
-                .unwrap_or_default();
-            let mut st = self.state();
-            let target = st.fold(&target);
-            st.echo_waiters.push_back(EchoWaiter { target, text, tx });
-            Some(rx)
+        // A thread root's id is the msgid of its first line's echo.
+        let echo = if msg.style == Style::ThreadRoot {
+            self.expect_echo(&target, &lines[0])
         } else {
             None
         };
         self.write_lines(bucket, lines).await?;
         let echoed = match echo {
-            Some(rx) => tokio::time::timeout(ECHO_WAIT, rx)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .filter(|id| !id.is_empty()),
+            Some(rx) => match echo_by(rx, tokio::time::Instant::now() + ECHO_WAIT).await {
+                Echo::Came(id) => Some(id).filter(|id| !id.is_empty()),
+                // Written into a connection that died: the root reached nobody.
+                Echo::Dropped => {
+                    return Err(SendError::Retry {
+                        after: None,
+                        reason: self.echo_dropped(),
+                    });
+                }
+                // Not echoed in time: the thread is known by the incident id instead.
+                Echo::Late => None,
+            },
             None => None,
         };
         let remote_id = echoed.clone().unwrap_or_else(|| self.synth_id());
