@@ -441,3 +441,94 @@ async fn committed_rows_are_handed_to_the_delivery_worker_without_reading_the_ou
     assert!(f.running.flush(std::time::Duration::from_secs(5)).await);
     f.running.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+fn guesses(f: &TestFlare) -> (u64, u64) {
+    let g = f.running.engine.guesses();
+    (
+        g.taken.load(std::sync::atomic::Ordering::SeqCst),
+        g.stale.load(std::sync::atomic::Ordering::SeqCst),
+    )
+}
+
+#[tokio::test]
+async fn conversation_in_a_known_thread_is_mirrored_unread_and_edits_still_follow() {
+    let clock = tuesday_10am();
+    let mut f = with_war_room(&clock).await;
+    f.type_lines(&["!inc open Payments timing out"]).await;
+    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
+    f.type_lines(&["/thread INC-1", "/user bob", "on it"]).await;
+    f.expect_console("acknowledged by bob", 1).await;
+    for line in ["restarting pods", "pods back", "latency normal"] {
+        f.type_lines(&[line]).await;
+        f.expect_console(&format!("[#war-room ▸ INC-1] <bob@console> {line}"), 1)
+            .await;
+    }
+    let (taken, stale) = guesses(&f);
+    assert!(taken >= 2, "only {taken} messages went unread");
+    assert_eq!(stale, 0);
+    // The copies name their source by key; the edit finds them all the same.
+    f.type_lines(&["/edit latency normal again"]).await;
+    f.expect_console("<bob@console> latency normal again", 1).await;
+    let kinds: Vec<String> = f.timeline(1).await.into_iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&"message_edited".to_string()), "{kinds:?}");
+    f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_stale_guess_is_caught_and_the_event_decided_on_the_incident_as_it_is() {
+    let clock = tuesday_10am();
+    let mut f = with_war_room(&clock).await;
+    f.type_lines(&["!inc open Cache cluster down"]).await;
+    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
+    f.type_lines(&["/thread INC-1", "/user bob", "on it"]).await;
+    f.expect_console("acknowledged by bob", 1).await;
+    f.type_lines(&["looking"]).await;
+    f.expect_console("[#war-room ▸ INC-1] <bob@console> looking", 1)
+        .await;
+    assert_eq!(guesses(&f), (1, 0));
+    // Behind the engine's back (another replica, an operator), the acknowledgement is
+    // taken back.
+    let mut tx = f.running.store.begin().await.expect("tx");
+    let mut inc = tx.incident(1).await.expect("read").expect("exists");
+    inc.acknowledged_at = None;
+    inc.acknowledged_by = None;
+    inc.acknowledged_where = None;
+    tx.save_incident(&mut inc).await.expect("save");
+    tx.commit().await.expect("commit");
+    // The engine's guess says acknowledged; the incident as it is says not: bob's next line
+    // acknowledges it again, as a read would have decided.
+    f.type_lines(&["found it"]).await;
+    f.expect_console("acknowledged by bob", 2).await;
+    f.expect_console("[#war-room ▸ INC-1] <bob@console> found it", 1)
+        .await;
+    assert_eq!(guesses(&f), (2, 1), "the stale guess was not caught");
+    assert_eq!(f.incident(1).await.acknowledged_by.as_deref(), Some("bob"));
+    f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_message_in_a_known_thread_is_mirrored_once() {
+    let clock = tuesday_10am();
+    let mut f = with_war_room(&clock).await;
+    f.type_lines(&["!inc open Login errors"]).await;
+    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
+    f.type_lines(&["/thread INC-1", "/user bob", "on it"]).await;
+    f.expect_console("acknowledged by bob", 1).await;
+    let ev = console_event("bob", "rolling back 4.2", "m-twice", Some(1));
+    for _ in 0..2 {
+        f.running.inbound.send(ev.clone()).await.expect("send");
+        f.expect_console("[#war-room ▸ INC-1] <bob@console> rolling back 4.2", 1)
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let out = f.expect_console("[#war-room ▸ INC-1] <bob@console> rolling back 4.2", 1)
+        .await;
+    assert_eq!(
+        out.matches("<bob@console> rolling back 4.2").count(),
+        1,
+        "{out}"
+    );
+    // Both deliveries went unread; the second failed as a duplicate.
+    assert_eq!(guesses(&f), (2, 1));
+    f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}

@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use flare::chat::Style;
 use flare::domain::incident::{Severity, Source, Status, TimelineEvent};
 use flare::store::{
-    DeliveryStatus, MessageRecord, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
+    DeliveryStatus, MessageKey, MessageRecord, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
     ThreadRow,
 };
 use support::at;
@@ -379,6 +379,92 @@ async fn messages_recorded_in_bulk_dedupe(s: SharedStore) {
     assert!(tx.record_message(&rec("m-2")).await.expect("dup").is_none());
 }
 
+/// A message recorded unread with its copies naming it by key; a duplicate and a stale
+/// incident version each fail the transaction with `Conflict` and leave nothing behind.
+async fn messages_recorded_unread_with_their_copies(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("unread"))
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    let rec = MessageRecord {
+        platform: "irc".into(),
+        channel: "#ops".into(),
+        message_id: "m-1".into(),
+        thread: Some("#ops".into()),
+        incident_id: Some(inc.id.0),
+        author_id: "dave".into(),
+        author_display: "dave".into(),
+        text: "rebooting db2".into(),
+        sent_at: at("2026-11-24T15:00:00Z"),
+        received_at: at("2026-11-24T15:00:01Z"),
+    };
+    let copy = |channel: &str| NewDelivery {
+        incident_id: Some(inc.id.0),
+        in_thread: true,
+        source_key: Some(MessageKey {
+            platform: rec.platform.clone(),
+            channel: rec.channel.clone(),
+            message_id: rec.message_id.clone(),
+        }),
+        ..NewDelivery::to_channel("slack", channel, Style::Mirror, rec.text.clone())
+    };
+    let plain = NewDelivery::to_channel("slack", "C9", Style::Reply, "unrelated".into());
+    let mut tx = s.begin().await.expect("begin");
+    tx.expect_incident_version(inc.id.0, inc.version)
+        .await
+        .expect("guard");
+    tx.record_new_message(&rec).await.expect("record");
+    tx.enqueue_many(&[copy("C1"), plain.clone(), copy("C2")], Utc::now())
+        .await
+        .expect("copies");
+    let ids = tx.commit_outbox().await.expect("commit");
+    assert_eq!(ids.len(), 3);
+
+    let mut tx = s.begin().await.expect("begin");
+    let msg = tx
+        .find_message("irc", "#ops", "m-1")
+        .await
+        .expect("find")
+        .expect("recorded");
+    assert_eq!(msg.record, rec);
+    let copies = tx.copies_of(msg.id).await.expect("copies");
+    let channels: Vec<&str> = copies.iter().map(|d| d.new.channel.as_str()).collect();
+    assert_eq!(channels, ["C1", "C2"]);
+    assert_eq!(copies[0].id, ids[0]);
+    assert_eq!(copies[1].new.source_message, Some(msg.id));
+    drop(tx);
+
+    // The same message again: the transaction fails and writes nothing.
+    let mut tx = s.begin().await.expect("begin");
+    tx.record_new_message(&rec).await.expect("record");
+    tx.enqueue_many(&[copy("C3")], Utc::now())
+        .await
+        .expect("copies");
+    assert!(matches!(tx.commit_outbox().await, Err(StoreError::Conflict)));
+    // A stale version: the same.
+    let mut tx = s.begin().await.expect("begin");
+    tx.expect_incident_version(inc.id.0, inc.version + 1)
+        .await
+        .expect("guard");
+    tx.record_new_message(&MessageRecord {
+        message_id: "m-2".into(),
+        ..rec.clone()
+    })
+    .await
+    .expect("record");
+    assert!(matches!(tx.commit_outbox().await, Err(StoreError::Conflict)));
+    let mut tx = s.begin().await.expect("begin");
+    assert!(tx.find_message("irc", "#ops", "m-2").await.expect("find").is_none());
+    assert_eq!(tx.copies_of(msg.id).await.expect("copies").len(), 2);
+    drop(tx);
+    assert_eq!(
+        s.pending_deliveries("slack", 10).await.expect("pending").len(),
+        3
+    );
+}
+
 async fn timers_claim_cancel_and_fire_once(s: SharedStore) {
     let mut tx = s.begin().await.expect("begin");
     let inc = tx
@@ -516,6 +602,7 @@ suite!(
     outbox_rows_in_bulk_keep_their_order,
     a_reset_timer_moves_or_adds,
     messages_recorded_in_bulk_dedupe,
+    messages_recorded_unread_with_their_copies,
     timers_claim_cancel_and_fire_once,
     timeline_keeps_utc_instants
 );

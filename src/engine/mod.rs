@@ -7,6 +7,7 @@ pub mod timers;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -23,7 +24,7 @@ use crate::domain::people::{Actor, Directory};
 use crate::domain::reminder::Offset;
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
-    Delivery, DeliveryStatus, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
+    Delivery, DeliveryStatus, MessageKey, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
     ThreadRow, Tx,
 };
 
@@ -113,10 +114,20 @@ pub struct Engine {
     /// Every channel of every connected platform, with its role.
     channels: Vec<ChannelRole>,
     wake: Arc<Wake>,
-    /// Facts that never change once true, kept across transactions so hot paths skip a read:
-    /// which incidents exist, which incident a platform thread belongs to, and an incident's threads once every root
-    /// has been sent (rows are only ever added at open, and a root's id is set once).
+    /// Kept across transactions so hot paths skip a read: facts that never change once true
+    /// (which incidents exist, which incident a platform thread belongs to, and an
+    /// incident's threads once every root has been sent: rows are only ever added at open,
+    /// and a root's id is set once), and incidents as last seen, which are checked.
     known: std::sync::Mutex<Known>,
+    guesses: Guesses,
+}
+
+/// How often a transaction went on `Known` incidents unread, and how often that guess was
+/// stale (the transaction failed and was done again the ordinary way).
+#[derive(Debug, Default)]
+pub struct Guesses {
+    pub taken: AtomicU64,
+    pub stale: AtomicU64,
 }
 
 #[derive(Default)]
@@ -125,6 +136,9 @@ struct Known {
     incidents: HashSet<i64>,
     thread_incident: HashMap<(String, String, String), i64>,
     threads: HashMap<i64, Vec<ThreadRow>>,
+    /// Incidents as this engine last committed or read them: a guess that a transaction
+    /// checks (`expect_incident_version`) instead of reading the incident first.
+    latest: HashMap<i64, Incident>,
 }
 
 /// Past this many entries a cache of `Known` starts over (they are only shortcuts).
@@ -169,6 +183,8 @@ pub(crate) struct Outbox<'t> {
     recorded: HashMap<(String, String, String), Option<i64>>,
     /// Incidents this transaction opened (known to exist once it commits).
     pub(crate) opened: Vec<i64>,
+    /// The transaction may go on `Known` incidents unread (`Engine::mirror_unread`).
+    guess: bool,
 }
 
 impl<'t> Outbox<'t> {
@@ -185,6 +201,7 @@ impl<'t> Outbox<'t> {
             threads: HashMap::new(),
             recorded: HashMap::new(),
             opened: Vec::new(),
+            guess: false,
         }
     }
 
@@ -270,6 +287,7 @@ impl Engine {
             channels,
             wake,
             known: Default::default(),
+            guesses: Guesses::default(),
         }
     }
 
@@ -305,6 +323,10 @@ impl Engine {
         &self.store
     }
 
+    pub fn guesses(&self) -> &Guesses {
+        &self.guesses
+    }
+
     pub fn wake(&self) -> Arc<Wake> {
         self.wake.clone()
     }
@@ -328,17 +350,28 @@ impl Engine {
     pub async fn handle_batch(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
         let mut attempt = 0;
         loop {
-            match self.batch_once(evs).await {
-                Err(EngineError::Store(StoreError::Conflict)) if attempt < 5 => attempt += 1,
+            // A first attempt may go on what `Known` says of an incident; a conflict means
+            // that was stale (or a message was a duplicate), so later attempts read.
+            let taken = self.guesses.taken.load(Ordering::Relaxed);
+            match self.batch_once(evs, attempt == 0).await {
+                Err(EngineError::Store(StoreError::Conflict)) if attempt < 5 => {
+                    if self.guesses.taken.load(Ordering::Relaxed) != taken {
+                        self.guesses.stale.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.known().latest.clear();
+                    attempt += 1;
+                }
                 other => return other,
             }
         }
     }
 
-    async fn batch_once(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
+    async fn batch_once(&self, evs: &[Inbound], guess: bool) -> Result<Vec<Outcome>, EngineError> {
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
         let mut out = Outbox::new(&mut tx, now);
+        // One event waits for its transaction alone: that is the one worth a round trip less.
+        out.guess = guess && evs.len() == 1;
         let mut outcomes = Vec::with_capacity(evs.len());
         let mut stalled: HashSet<(&str, &str)> = HashSet::new();
         let mut wrote = false;
@@ -380,8 +413,16 @@ impl Engine {
         );
         let opened = std::mem::take(&mut out.opened);
         let written = std::mem::take(&mut out.written);
+        let incidents = std::mem::take(&mut out.incidents);
         if wrote || count > 0 {
             let ids = tx.commit_outbox().await?;
+            if !incidents.is_empty() {
+                let mut known = self.known();
+                if known.latest.len() + incidents.len() > KNOWN_MAX {
+                    known.latest.clear();
+                }
+                known.latest.extend(incidents);
+            }
             if self.hand_over(written, ids, now) {
                 platforms.clear();
             }
@@ -519,6 +560,12 @@ impl Engine {
                 return Ok(Decision::UnknownThread);
             }
             return Ok(Decision::Ignored);
+        }
+        if parsed == Parsed::NotACommand
+            && out.guess
+            && let Some(decision) = self.mirror_unread(ctx, out).await?
+        {
+            return Ok(decision);
         }
         let key = (
             ctx.ev.platform.clone(),
@@ -658,17 +705,54 @@ impl Engine {
         let Some(mut inc) = out.incident(id).await? else {
             return Ok(Decision::Ignored);
         };
-        self.mirror(ctx, &inc, msg_id, out).await?;
-        if self.settings.ack_on_first_reply
-            && inc.status.is_open()
-            && inc.acknowledged_at.is_none()
-            && inc.opened_by != ctx.actor.key
-        {
+        self.mirror(ctx, &inc, Some(msg_id), out).await?;
+        if self.acknowledges(ctx, &inc) {
             self.acknowledge(ctx, &mut inc, "ack_first_reply", out)
                 .await?;
             return Ok(Decision::Acknowledged(inc.id));
         }
         Ok(Decision::Mirrored(inc.id))
+    }
+
+    /// Whether this reply in the incident's thread acknowledges it.
+    fn acknowledges(&self, ctx: &Ctx<'_>, inc: &Incident) -> bool {
+        self.settings.ack_on_first_reply
+            && inc.status.is_open()
+            && inc.acknowledged_at.is_none()
+            && inc.opened_by != ctx.actor.key
+    }
+
+    /// Conversation in the thread of an incident this engine knows (as it last committed it,
+    /// with all its threads): recorded and mirrored without reading anything first, so the
+    /// transaction is one round trip to the database, the one a person's line waits for.
+    /// The transaction checks that the incident is unchanged and the message new; if either
+    /// is not so it fails with `Conflict`, and the event is handled again the ordinary way.
+    /// `None` when the event needs the ordinary way.
+    async fn mirror_unread(
+        &self,
+        ctx: &Ctx<'_>,
+        out: &mut Outbox<'_>,
+    ) -> Result<Option<Decision>, EngineError> {
+        let Some(id) = ctx.thread_incident else {
+            return Ok(None);
+        };
+        let inc = {
+            let known = self.known();
+            match known.latest.get(&id) {
+                Some(inc) if known.threads.contains_key(&id) => inc.clone(),
+                _ => return Ok(None),
+            }
+        };
+        if self.acknowledges(ctx, &inc) {
+            return Ok(None);
+        }
+        self.guesses.taken.fetch_add(1, Ordering::Relaxed);
+        out.tx.expect_incident_version(id, inc.version).await?;
+        let m = Self::message_record(ctx.ev, Some(id), out.now);
+        out.tx.record_new_message(&m).await?;
+        self.mirror(ctx, &inc, None, out).await?;
+        out.incidents.insert(id, inc.clone());
+        Ok(Some(Decision::Mirrored(inc.id)))
     }
 
     fn attribution(&self, ctx: &Ctx<'_>) -> String {
@@ -684,11 +768,14 @@ impl Engine {
             && (t.channel == ctx.ev.channel || t.thread_ref.as_deref() == Some(&ctx.ev.channel))
     }
 
+    /// Queues a copy of the message for each of the incident's other threads; `msg_id` is the
+    /// message's row id, or `None` for a message recorded in this transaction unread (the
+    /// copies then name it by its key).
     async fn mirror(
         &self,
         ctx: &Ctx<'_>,
         inc: &Incident,
-        msg_id: i64,
+        msg_id: Option<i64>,
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
         let author = self.attribution(ctx);
@@ -705,7 +792,14 @@ impl Engine {
             d.incident_id = Some(inc.id.0);
             d.in_thread = true;
             d.author = Some(author.clone());
-            d.source_message = Some(msg_id);
+            d.source_message = msg_id;
+            if msg_id.is_none() {
+                d.source_key = Some(MessageKey {
+                    platform: ctx.ev.platform.clone(),
+                    channel: ctx.ev.channel.clone(),
+                    message_id: ctx.ev.message_id.clone(),
+                });
+            }
             out.push(d).await?;
         }
         Ok(())

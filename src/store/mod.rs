@@ -64,6 +64,14 @@ pub struct MessageRecord {
     pub received_at: DateTime<Utc>,
 }
 
+/// An inbound message by its platform's id: the unique key of the message map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageKey {
+    pub platform: String,
+    pub channel: String,
+    pub message_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageRow {
     pub id: i64,
@@ -122,6 +130,10 @@ pub struct NewDelivery {
     pub text: String,
     pub mentions: Vec<String>,
     pub source_message: Option<i64>,
+    /// The source message by its key, for a copy queued in the transaction that records it
+    /// without waiting for its row id (`record_new_message`): the row id is looked up by
+    /// the insert itself.
+    pub source_key: Option<MessageKey>,
     pub edit_of: Option<i64>,
     pub delete_of: Option<i64>,
 }
@@ -140,6 +152,7 @@ impl NewDelivery {
             text,
             mentions: Vec::new(),
             source_message: None,
+            source_key: None,
             edit_of: None,
             delete_of: None,
         }
@@ -242,6 +255,14 @@ pub trait Tx: Send {
     async fn record_messages(&mut self, ms: &[MessageRecord]) -> Result<Vec<Option<i64>>>;
     /// Removes messages recorded by `record_messages` whose events were then not handled.
     async fn forget_messages(&mut self, ids: &[i64]) -> Result<()>;
+    /// Records a message that should be new, without waiting for its id (the write goes
+    /// with the next statement that runs, the commit at the latest). If it was recorded
+    /// before, the transaction fails with `Conflict`.
+    async fn record_new_message(&mut self, m: &MessageRecord) -> Result<()>;
+    /// Fails the transaction with `Conflict` unless incident `id` is still at `version`
+    /// (checked, and locked where the backend has row locks, without waiting for the
+    /// answer).
+    async fn expect_incident_version(&mut self, id: i64, version: i64) -> Result<()>;
     /// `record_message`, and in the same round trip where the backend can, the incident
     /// `incident` (locked for update) and the threads of `threads_of`.
     async fn record_message_reading(

@@ -184,6 +184,8 @@ struct Deferred {
     one_row: bool,
     /// An outbox insert: its `RETURNING id` rows are the ids of the new deliveries.
     outbox: bool,
+    /// May fail its script with "integer overflow", which means `Conflict` (SQLite).
+    raises: bool,
 }
 
 /// Appends `sql` to `out` with every `$n` placeholder written as an anonymous `?`, and the
@@ -275,6 +277,57 @@ const RECORD_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_i
     incident_id, author_id, author_display, text, sent_at, received_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
     ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id";
+
+/// `RECORD_MESSAGE` for a message that should be new: nothing waits for its id.
+const RECORD_NEW_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_id, thread, \
+    incident_id, author_id, author_display, text, sent_at, received_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+    ON CONFLICT (platform, channel, message_id) DO NOTHING";
+
+/// On SQLite, fails its script ("integer overflow", as `CONFLICT_GUARD`) unless the incident
+/// is at the version.
+const INCIDENT_VERSION_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) \
+    WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE id = $1 AND version = $2)";
+
+/// The outbox columns an insert names, in order; `push_delivery_row` writes their values.
+const INSERT_DELIVERY_COLUMNS: &str = "platform, channel, incident_id, style, in_thread, thread_ref, \
+    author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
+    next_attempt_at, created_at";
+
+/// Where `source_message` is among `delivery_args`.
+const SOURCE_MESSAGE_ARG: usize = 9;
+
+/// Appends one outbox row's `VALUES` tuple to `sql` and its values to `args`, numbering its
+/// placeholders after those already in `args`; `tail` ends the tuple (status, attempts and
+/// times). A copy that names its source by key looks the source's row id up in the insert.
+fn push_delivery_row(sql: &mut String, args: &mut Vec<Val>, d: &NewDelivery, tail: &str) {
+    use std::fmt::Write;
+    let next = |sql: &mut String, args: &mut Vec<Val>, v: Val| {
+        args.push(v);
+        let _ = write!(sql, "${}", args.len());
+    };
+    sql.push('(');
+    for (i, v) in delivery_args(d).into_iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        match (&d.source_key, d.source_message) {
+            (Some(k), None) if i == SOURCE_MESSAGE_ARG => {
+                sql.push_str("(SELECT id FROM messages WHERE platform = ");
+                next(sql, args, (&k.platform).into());
+                sql.push_str(" AND channel = ");
+                next(sql, args, (&k.channel).into());
+                sql.push_str(" AND message_id = ");
+                next(sql, args, (&k.message_id).into());
+                sql.push(')');
+            }
+            _ => next(sql, args, v),
+        }
+    }
+    sql.push_str(", ");
+    sql.push_str(tail);
+    sql.push(')');
+}
 
 const THREADS_OF: &str = "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
     FROM threads WHERE incident_id = $1 ORDER BY platform, channel";
@@ -370,6 +423,7 @@ macro_rules! sql_backend {
                     text: r.try_get("text")?,
                     mentions: split_list(&r.try_get::<String, _>("mentions")?),
                     source_message: r.try_get("source_message")?,
+                    source_key: None,
                     edit_of: r.try_get("edit_of")?,
                     delete_of: r.try_get("delete_of")?,
                 },
@@ -494,6 +548,7 @@ macro_rules! sql_backend {
                     args,
                     one_row,
                     outbox: false,
+                    raises: false,
                 });
             }
 
@@ -526,6 +581,7 @@ macro_rules! sql_backend {
                         if op.outbox {
                             outbox_statements.push(statements);
                         }
+                        guarded |= op.raises;
                         statements += 1;
                         if op.one_row {
                             // Fails the script (before anything after it, COMMIT included)
@@ -813,6 +869,32 @@ macro_rules! sql_backend {
                 Ok(())
             }
 
+            async fn record_new_message(&mut self, m: &MessageRecord) -> Result<()> {
+                self.defer(RECORD_NEW_MESSAGE, message_args(m), true);
+                Ok(())
+            }
+
+            async fn expect_incident_version(&mut self, id: i64, version: i64) -> Result<()> {
+                let args = vec![id.into(), version.into()];
+                if $one_script {
+                    self.deferred.push(Deferred {
+                        sql: INCIDENT_VERSION_GUARD.into(),
+                        args,
+                        one_row: false,
+                        outbox: false,
+                        raises: true,
+                    });
+                } else {
+                    // A SELECT's row count is its `rows_affected`.
+                    let q = format!(
+                        "SELECT id FROM incidents WHERE id = $1 AND version = $2{}",
+                        $for_update
+                    );
+                    self.defer(q, args, true);
+                }
+                Ok(())
+            }
+
             async fn record_message_reading(
                 &mut self,
                 m: &MessageRecord,
@@ -950,18 +1032,11 @@ macro_rules! sql_backend {
             }
 
             async fn enqueue(&mut self, d: &NewDelivery, not_before: DateTime<Utc>) -> Result<i64> {
-                let mut args = delivery_args(d);
-                args.push(not_before.into());
-                let rows = self
-                    .run(Some((
-                        "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
-                         thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
-                         status, attempts, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', 0, \
-                         $13, $13) RETURNING id",
-                        args,
-                    )))
-                    .await?;
+                let mut args = vec![not_before.into()];
+                let mut q = format!("INSERT INTO deliveries ({INSERT_DELIVERY_COLUMNS}) VALUES ");
+                push_delivery_row(&mut q, &mut args, d, "'pending', 0, $1, $1");
+                q.push_str(" RETURNING id");
+                let rows = self.run(Some((&q, args))).await?;
                 match rows.first() {
                     Some(r) => {
                         let id = r.try_get("id")?;
@@ -975,23 +1050,22 @@ macro_rules! sql_backend {
             async fn enqueue_many(&mut self, ds: &[NewDelivery], not_before: DateTime<Utc>) -> Result<()> {
                 // Power-of-two chunks: few distinct statement texts for the statement cache.
                 for chunk in pow2_chunks(ds, 64) {
-                    let n = chunk.len();
-                    let q = format!(
-                        "INSERT INTO deliveries (platform, channel, incident_id, style, in_thread, \
-                         thread_ref, author, text, mentions, source_message, edit_of, delete_of, \
-                         status, attempts, next_attempt_at, created_at) VALUES {} RETURNING id",
-                        values_rows(n, 12, 2, "'pending', 0, $1, $1")
-                    );
-                    let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * n);
+                    let mut q = format!("INSERT INTO deliveries ({INSERT_DELIVERY_COLUMNS}) VALUES ");
+                    let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * chunk.len());
                     args.push(not_before.into());
-                    for d in chunk {
-                        args.extend(delivery_args(d));
+                    for (i, d) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            q.push_str(", ");
+                        }
+                        push_delivery_row(&mut q, &mut args, d, "'pending', 0, $1, $1");
                     }
+                    q.push_str(" RETURNING id");
                     self.deferred.push(Deferred {
                         sql: q,
                         args,
                         one_row: false,
                         outbox: true,
+                        raises: false,
                     });
                 }
                 Ok(())
