@@ -152,56 +152,56 @@ pub static GRAMMAR: &[Spec] = &[
         args: "[INC-n]",
         summary: "acknowledge an incident; the time is your message's own timestamp",
         example: "!incident ack INC-7",
-        pattern: r"^(?:(?P<inc>(?i:INC-\d{1,15})))?$",
+        pattern: r"^(?:(?P<inc>(?i:INC-[0-9]{1,15})))?$",
     },
     Spec {
         name: "update",
         args: "[INC-n] <text>",
         summary: "post a status update to every incident and announcement channel",
         example: "!incident update INC-7 failover to the replica is done",
-        pattern: r"^(?s)(?:(?P<inc>(?i:INC-\d{1,15}))(?:\s+|$))?(?P<text>\S.*)$",
+        pattern: r"^(?s)(?:(?P<inc>(?i:INC-[0-9]{1,15}))(?:\s+|$))?(?P<text>\S.*)$",
     },
     Spec {
         name: "status",
         args: "[INC-n] <investigating|identified|monitoring|resolved>",
         summary: "move the incident forward",
         example: "!incident status INC-7 monitoring",
-        pattern: r"^(?:(?P<inc>(?i:INC-\d{1,15}))\s+)?(?P<status>\S+)$",
+        pattern: r"^(?:(?P<inc>(?i:INC-[0-9]{1,15}))\s+)?(?P<status>\S+)$",
     },
     Spec {
         name: "commander",
         args: "[INC-n] <person>",
         summary: "name the incident commander",
         example: "!incident commander INC-7 alice",
-        pattern: r"^(?:(?P<inc>(?i:INC-\d{1,15}))\s+)?@?(?P<person>[^\s@<>]{1,64})$",
+        pattern: r"^(?:(?P<inc>(?i:INC-[0-9]{1,15}))\s+)?@?(?P<person>[^\s@<>]{1,64})$",
     },
     Spec {
         name: "resolve",
         args: "[INC-n] [summary]",
         summary: "resolve the incident, with an optional summary",
         example: "!incident resolve INC-7 bad deploy rolled back",
-        pattern: r"^(?s)(?:(?P<inc>(?i:INC-\d{1,15}))(?:\s+|$))?(?P<text>.*)$",
+        pattern: r"^(?s)(?:(?P<inc>(?i:INC-[0-9]{1,15}))(?:\s+|$))?(?P<text>.*)$",
     },
     Spec {
         name: "reopen",
         args: "INC-n",
         summary: "reopen a resolved incident",
         example: "!incident reopen INC-7",
-        pattern: r"^(?P<inc>(?i:INC-\d{1,15}))$",
+        pattern: r"^(?P<inc>(?i:INC-[0-9]{1,15}))$",
     },
     Spec {
         name: "apps",
         args: "[INC-n] <application>[, <application>...]",
         summary: "record the applications the incident affects",
         example: "!incident apps INC-7 checkout, payments-api",
-        pattern: r"^(?s)(?:(?P<inc>(?i:INC-\d{1,15}))(?:\s+|$))?(?P<text>[^\s,][^\n]*)$",
+        pattern: r"^(?s)(?:(?P<inc>(?i:INC-[0-9]{1,15}))(?:\s+|$))?(?P<text>[^\s,][^\n]*)$",
     },
     Spec {
         name: "impact",
         args: "[INC-n] <business impact>",
         summary: "record the business impact",
         example: "!incident impact INC-7 customers cannot pay by card",
-        pattern: r"^(?s)(?:(?P<inc>(?i:INC-\d{1,15}))(?:\s+|$))?(?P<text>\S.*)$",
+        pattern: r"^(?s)(?:(?P<inc>(?i:INC-[0-9]{1,15}))(?:\s+|$))?(?P<text>\S.*)$",
     },
     Spec {
         name: "list",
@@ -215,7 +215,7 @@ pub static GRAMMAR: &[Spec] = &[
         args: "INC-n",
         summary: "show an incident: status, acknowledgement and SLA, deliveries, timeline",
         example: "!incident show INC-7",
-        pattern: r"^(?:(?P<inc>(?i:INC-\d{1,15})))?$",
+        pattern: r"^(?:(?P<inc>(?i:INC-[0-9]{1,15})))?$",
     },
     Spec {
         name: "sla",
@@ -229,7 +229,7 @@ pub static GRAMMAR: &[Spec] = &[
         args: "[override <person> <from> <to>]",
         summary: "who is on call now and next; or put someone on call for a while (RFC 3339 or local YYYY-MM-DD HH:MM)",
         example: "!incident oncall override bob 2026-11-24 18:00 2026-11-25 09:00",
-        pattern: r"^(?:(?i:override)\s+@?(?P<person>[^\s@<>]{1,64})\s+(?P<from>\S+(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?)\s+(?P<to>\S+(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?))?$",
+        pattern: r"^(?:(?i:override)\s+@?(?P<person>[^\s@<>]{1,64})\s+(?P<from>\S+(?:\s+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?)\s+(?P<to>\S+(?:\s+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?))?$",
     },
     Spec {
         name: "help",
@@ -491,6 +491,18 @@ mod tests {
         assert!(usage_of("!inc open").contains("Usage: !incident open <title> [sev1-4]"));
         let long = format!("!inc open {}", "x".repeat(201));
         assert!(usage_of(&long).contains("200 characters"));
+    }
+
+    #[test]
+    fn incident_numbers_are_ascii_digits() {
+        // Other scripts' digits (Arabic-Indic here) are no incident number: a usage reply.
+        assert!(usage_of("!inc show INC-\u{0661}\u{0662}").contains("Usage"));
+        assert_eq!(
+            cmd("!inc show INC-12"),
+            Command::Show {
+                incident: Some(IncidentId(12))
+            }
+        );
     }
 
     #[test]
