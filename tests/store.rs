@@ -624,3 +624,33 @@ async fn an_unreachable_database_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// After a checkpoint in a pause, the checkpointer starts the WAL again itself (one frame),
+/// so the next commit, a person's line after a quiet spell, does not pay for syncing the
+/// new WAL's header.
+#[tokio::test]
+async fn the_checkpointer_restarts_the_wal_after_a_pause() {
+    let (s, dir) = sqlite().await;
+    let mut tx = s.begin().await.expect("begin");
+    tx.insert_incident(&new_incident("quiet"))
+        .await
+        .expect("insert");
+    tx.commit().await.expect("commit");
+    let wal = dir.path().join("nested/dir/flare.db-wal");
+    let written = std::fs::metadata(&wal).expect("wal").len();
+    assert!(written > 0);
+    // A pause: checkpointed (and truncated) in its first tick, restarted right after.
+    let mut len = written;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        len = std::fs::metadata(&wal).expect("wal").len();
+        if len < written && len > 0 {
+            break;
+        }
+    }
+    assert!(len < written, "no checkpoint in the pause ({len} bytes)");
+    assert!(
+        len > 0,
+        "the WAL was left empty, for the next commit to start again and sync"
+    );
+}

@@ -1587,8 +1587,10 @@ pub mod sqlite {
         mut conn: sqlx::SqliteConnection,
         activity: Arc<AtomicU64>,
     ) {
-        let mut seen = activity.load(Ordering::Relaxed);
-        let mut checkpointed = seen;
+        // From the store's creation (the count was 0), not from this task's first poll, which
+        // may come after the first transactions.
+        let mut seen = 0;
+        let mut checkpointed = 0;
         while !pool.is_closed() {
             tokio::time::sleep(CHECKPOINT_TICK).await;
             if pool.is_closed() {
@@ -1610,9 +1612,28 @@ pub mod sqlite {
             };
             if let Err(e) = sqlx::query(mode).execute(&mut conn).await {
                 tracing::debug!(error = %e, "WAL checkpoint failed; the next one will try again");
+                continue;
+            }
+            if paused && let Err(e) = restart_wal(&mut conn).await {
+                tracing::debug!(error = %e, "could not restart the WAL; the next commit will");
             }
         }
         let _ = sqlx::Connection::close(conn).await;
+    }
+
+    /// Starts the WAL again with a write of this connection's own, so that the next commit
+    /// does not. In `synchronous = NORMAL` a commit never syncs, except the one that writes
+    /// the first frame of a new WAL: that one also syncs the WAL's header. After a checkpoint
+    /// in a pause, that was the next message's commit, typically a person's line after a
+    /// quiet spell, which waited for an fsync. The write sets `user_version` to what it is.
+    async fn restart_wal(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query(&format!("PRAGMA user_version = {version}"))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     const CHECKPOINT_TICK: Duration = Duration::from_millis(500);
