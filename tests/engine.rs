@@ -450,14 +450,21 @@ fn guesses(f: &TestFlare) -> (u64, u64) {
     )
 }
 
-#[tokio::test]
-async fn conversation_in_a_known_thread_is_mirrored_unread_and_edits_still_follow() {
-    let clock = tuesday_10am();
-    let mut f = with_war_room(&clock).await;
-    f.type_lines(&["!inc open Payments timing out"]).await;
+/// INC-1 opened by alice with threads in `#ops` and `#war-room`, acknowledged by bob in the
+/// `#ops` thread; the console then types as bob there.
+async fn acknowledged_by_bob(clock: &ManualClock, title: &str) -> TestFlare {
+    let mut f = with_war_room(clock).await;
+    f.type_lines(&[&format!("!inc open {title}")]).await;
     f.expect_console("[#war-room] 🔥 INC-1", 1).await;
     f.type_lines(&["/thread INC-1", "/user bob", "on it"]).await;
     f.expect_console("acknowledged by bob", 1).await;
+    f
+}
+
+#[tokio::test]
+async fn conversation_in_a_known_thread_is_mirrored_unread_and_edits_still_follow() {
+    let clock = tuesday_10am();
+    let mut f = acknowledged_by_bob(&clock, "Payments timing out").await;
     for line in ["restarting pods", "pods back", "latency normal"] {
         f.type_lines(&[line]).await;
         f.expect_console(&format!("[#war-room ▸ INC-1] <bob@console> {line}"), 1)
@@ -477,11 +484,7 @@ async fn conversation_in_a_known_thread_is_mirrored_unread_and_edits_still_follo
 #[tokio::test]
 async fn a_stale_guess_is_caught_and_the_event_decided_on_the_incident_as_it_is() {
     let clock = tuesday_10am();
-    let mut f = with_war_room(&clock).await;
-    f.type_lines(&["!inc open Cache cluster down"]).await;
-    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
-    f.type_lines(&["/thread INC-1", "/user bob", "on it"]).await;
-    f.expect_console("acknowledged by bob", 1).await;
+    let mut f = acknowledged_by_bob(&clock, "Cache cluster down").await;
     f.type_lines(&["looking"]).await;
     f.expect_console("[#war-room ▸ INC-1] <bob@console> looking", 1)
         .await;
@@ -509,11 +512,7 @@ async fn a_stale_guess_is_caught_and_the_event_decided_on_the_incident_as_it_is(
 #[tokio::test]
 async fn a_redelivered_message_in_a_known_thread_is_mirrored_once() {
     let clock = tuesday_10am();
-    let mut f = with_war_room(&clock).await;
-    f.type_lines(&["!inc open Login errors"]).await;
-    f.expect_console("[#war-room] 🔥 INC-1", 1).await;
-    f.type_lines(&["/thread INC-1", "/user bob", "on it"]).await;
-    f.expect_console("acknowledged by bob", 1).await;
+    let mut f = acknowledged_by_bob(&clock, "Login errors").await;
     let ev = console_event("bob", "rolling back 4.2", "m-twice", Some(1));
     for _ in 0..2 {
         f.running.inbound.send(ev.clone()).await.expect("send");
