@@ -475,7 +475,8 @@ async fn conversation_in_a_known_thread_is_mirrored_unread_and_edits_still_follo
     assert_eq!(stale, 0);
     // The copies name their source by key; the edit finds them all the same.
     f.type_lines(&["/edit latency normal again"]).await;
-    f.expect_console("<bob@console> latency normal again", 1).await;
+    f.expect_console("<bob@console> latency normal again", 1)
+        .await;
     let kinds: Vec<String> = f.timeline(1).await.into_iter().map(|e| e.kind).collect();
     assert!(kinds.contains(&"message_edited".to_string()), "{kinds:?}");
     f.running.shutdown(std::time::Duration::from_secs(5)).await;
@@ -520,7 +521,8 @@ async fn a_redelivered_message_in_a_known_thread_is_mirrored_once() {
             .await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let out = f.expect_console("[#war-room ▸ INC-1] <bob@console> rolling back 4.2", 1)
+    let out = f
+        .expect_console("[#war-room ▸ INC-1] <bob@console> rolling back 4.2", 1)
         .await;
     assert_eq!(
         out.matches("<bob@console> rolling back 4.2").count(),

@@ -8,8 +8,8 @@ use chrono::{Duration, Utc};
 use flare::chat::Style;
 use flare::domain::incident::{Severity, Source, Status, TimelineEvent};
 use flare::store::{
-    DeliveryStatus, MessageKey, MessageRecord, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
-    ThreadRow,
+    DeliveryStatus, MessageKey, MessageRecord, NewDelivery, NewIncident, NewTimer, SharedStore,
+    StoreError, ThreadRow,
 };
 use support::at;
 
@@ -442,7 +442,10 @@ async fn messages_recorded_unread_with_their_copies(s: SharedStore) {
     tx.enqueue_many(&[copy("C3")], Utc::now())
         .await
         .expect("copies");
-    assert!(matches!(tx.commit_outbox().await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        tx.commit_outbox().await,
+        Err(StoreError::Conflict)
+    ));
     // A stale version: the same.
     let mut tx = s.begin().await.expect("begin");
     tx.expect_incident_version(inc.id.0, inc.version + 1)
@@ -454,13 +457,24 @@ async fn messages_recorded_unread_with_their_copies(s: SharedStore) {
     })
     .await
     .expect("record");
-    assert!(matches!(tx.commit_outbox().await, Err(StoreError::Conflict)));
+    assert!(matches!(
+        tx.commit_outbox().await,
+        Err(StoreError::Conflict)
+    ));
     let mut tx = s.begin().await.expect("begin");
-    assert!(tx.find_message("irc", "#ops", "m-2").await.expect("find").is_none());
+    assert!(
+        tx.find_message("irc", "#ops", "m-2")
+            .await
+            .expect("find")
+            .is_none()
+    );
     assert_eq!(tx.copies_of(msg.id).await.expect("copies").len(), 2);
     drop(tx);
     assert_eq!(
-        s.pending_deliveries("slack", 10).await.expect("pending").len(),
+        s.pending_deliveries("slack", 10)
+            .await
+            .expect("pending")
+            .len(),
         3
     );
 }

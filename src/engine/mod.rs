@@ -24,8 +24,8 @@ use crate::domain::people::{Actor, Directory};
 use crate::domain::reminder::Offset;
 use crate::domain::sla::SlaPolicy;
 use crate::store::{
-    Delivery, DeliveryStatus, MessageKey, NewDelivery, NewIncident, NewTimer, SharedStore, StoreError,
-    ThreadRow, Tx,
+    Delivery, DeliveryStatus, MessageKey, NewDelivery, NewIncident, NewTimer, SharedStore,
+    StoreError, ThreadRow, Tx,
 };
 
 /// Timer kinds the engine schedules and an acknowledgement cancels.

@@ -1626,7 +1626,9 @@ pub mod sqlite {
     /// the first frame of a new WAL: that one also syncs the WAL's header. After a checkpoint
     /// in a pause, that was the next message's commit, typically a person's line after a
     /// quiet spell, which waited for an fsync. The write sets `user_version` to what it is.
-    async fn restart_wal(conn: &mut sqlx::SqliteConnection) -> std::result::Result<(), sqlx::Error> {
+    async fn restart_wal(
+        conn: &mut sqlx::SqliteConnection,
+    ) -> std::result::Result<(), sqlx::Error> {
         let version: i64 = sqlx::query_scalar("PRAGMA user_version")
             .fetch_one(&mut *conn)
             .await?;
