@@ -513,7 +513,7 @@ async fn a_stale_guess_is_caught_and_the_event_decided_on_the_incident_as_it_is(
 #[tokio::test]
 async fn a_redelivered_message_in_a_known_thread_is_mirrored_once() {
     let clock = tuesday_10am();
-    let mut f = acknowledged_by_bob(&clock, "Login errors").await;
+    let f = acknowledged_by_bob(&clock, "Login errors").await;
     let ev = console_event("bob", "rolling back 4.2", "m-twice", Some(1));
     for _ in 0..2 {
         f.running.inbound.send(ev.clone()).await.expect("send");

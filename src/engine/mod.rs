@@ -751,8 +751,9 @@ impl Engine {
         let m = Self::message_record(ctx.ev, Some(id), out.now);
         out.tx.record_new_message(&m).await?;
         self.mirror(ctx, &inc, None, out).await?;
-        out.incidents.insert(id, inc.clone());
-        Ok(Some(Decision::Mirrored(inc.id)))
+        let decision = Decision::Mirrored(inc.id);
+        out.incidents.insert(id, inc);
+        Ok(Some(decision))
     }
 
     fn attribution(&self, ctx: &Ctx<'_>) -> String {

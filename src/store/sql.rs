@@ -273,16 +273,20 @@ where
     .await
 }
 
-const RECORD_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_id, thread, \
-    incident_id, author_id, author_display, text, sent_at, received_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-    ON CONFLICT (platform, channel, message_id) DO NOTHING RETURNING id";
+/// Records a message unless its key was recorded before.
+macro_rules! insert_message {
+    () => {
+        "INSERT INTO messages (platform, channel, message_id, thread, incident_id, author_id, \
+         author_display, text, sent_at, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (platform, channel, message_id) DO NOTHING"
+    };
+}
 
-/// `RECORD_MESSAGE` for a message that should be new: nothing waits for its id.
-const RECORD_NEW_MESSAGE: &str = "INSERT INTO messages (platform, channel, message_id, thread, \
-    incident_id, author_id, author_display, text, sent_at, received_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-    ON CONFLICT (platform, channel, message_id) DO NOTHING";
+const RECORD_MESSAGE: &str = concat!(insert_message!(), " RETURNING id");
+
+/// For a message that should be new: nothing waits for its id.
+const RECORD_NEW_MESSAGE: &str = insert_message!();
 
 /// On SQLite, fails its script ("integer overflow", as `CONFLICT_GUARD`) unless the incident
 /// is at the version.
