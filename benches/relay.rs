@@ -12,6 +12,7 @@
 //! Run: `cargo bench --bench relay` (needs inspircd). Without `--bench` (as under
 //! `cargo test --all-targets`) it runs a smoke version in a few seconds.
 
+mod capture;
 #[path = "../tests/fake_rocketchat/mod.rs"]
 mod fake_rocketchat;
 #[path = "../tests/fake_slack/mod.rs"]
@@ -64,6 +65,21 @@ fn report(name: &str, mut lat: Vec<Duration>, sent: usize, elapsed: Option<Durat
         ms(percentile(&lat, 0.95)),
         ms(percentile(&lat, 0.99)),
         ms(lat.last().copied().unwrap_or_default()),
+    );
+}
+
+/// Like `report`, for times read off a capture: a line cut across two segments is not
+/// matched, which is not a loss.
+fn report_wire(name: &str, mut lat: Vec<Duration>, sent: usize) {
+    lat.sort();
+    println!(
+        "{name:<34} n={:<5} p50 {:>10} p95 {:>10} p99 {:>10} max {:>10} ({} of {sent} matched in the capture)",
+        lat.len(),
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.95)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
+        lat.len(),
     );
 }
 
@@ -207,6 +223,24 @@ fn cpu_ns(pid: u32) -> u64 {
         .sum()
 }
 
+/// Context switches (voluntary and not) of all of a process's threads so far: each is a
+/// thread going to sleep or being put off a CPU, the hand-offs CPU time goes into.
+fn switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
 fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -329,13 +363,19 @@ async fn process(s: &Sizes, irc_only: bool) {
     if irc_only {
         // Paced, against the bare server hop measured the same way in the same minute.
         let pace = Some(Duration::from_millis(100));
+        let wire = capture::Capture::start(dir.path(), world.irc.port);
         let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops", "", "php", s.paced, pace).await;
         report("bare server hop, paced 10/s", lat, s.paced, None);
         let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "pp", s.paced, pace).await;
         report("flare process (IRC only): paced 10/s", lat, s.paced, None);
+        if let Some(wire) = wire {
+            let hops = capture::relay_hops(&wire.stop(), world.irc.port, "#ops", "#ops2", "pp");
+            report_wire(WIRE_PACED, hops, s.paced);
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let before = cpu_ns(pid);
+    let switched = switches(pid);
     let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
     let relayed = lat.len();
     if !irc_only {
@@ -348,6 +388,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cpu_ns_used = cpu_ns(pid).saturating_sub(before);
+    let switched = switches(pid).saturating_sub(switched);
     // The checkpoint that copies the burst's WAL frames into the database comes in the first
     // pause after it (docs/architecture.md): part of what relaying costs, so measured too,
     // less what the same process uses idle over as long.
@@ -372,7 +413,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     println!(
         "flare process ({what}): idle RSS {:.1} MiB (anon {:.1}, file {:.1}, {threads} threads), \
          peak {:.1} MiB; CPU {:.1} ms for {relayed} inbound messages ({} deliveries): \
-         {:.3} ms per message, {:.3} ms per delivery",
+         {:.3} ms per message, {:.3} ms per delivery; {:.2} context switches per message",
         idle as f64 / 1024.0,
         anon as f64 / 1024.0,
         file as f64 / 1024.0,
@@ -381,6 +422,7 @@ async fn process(s: &Sizes, irc_only: bool) {
         relayed * copies,
         cpu_ms / relayed.max(1) as f64,
         cpu_ms / (relayed * copies).max(1) as f64,
+        switched as f64 / relayed.max(1) as f64,
     );
     if let Some(all_ms) = with_checkpoint {
         println!(
@@ -389,8 +431,29 @@ async fn process(s: &Sizes, irc_only: bool) {
             all_ms / relayed.max(1) as f64,
         );
     }
+    if irc_only {
+        // Flare's own part of a burst, timed on the wire; apart from the burst above, whose CPU
+        // figure a capture running beside it would disturb.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(wire) = capture::Capture::start(dir.path(), world.irc.port) {
+            let (lat, el) =
+                irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "wb", s.burst, None).await;
+            let hops = capture::relay_hops(&wire.stop(), world.irc.port, "#ops", "#ops2", "wb");
+            report(
+                "flare process (IRC only): burst again, end to end",
+                lat,
+                s.burst,
+                Some(el),
+            );
+            report_wire(WIRE_BURST, hops, s.burst);
+        }
+    }
     drop(child);
 }
+
+/// Line received on Flare's socket -> its copy written by Flare, from the capture's times.
+const WIRE_PACED: &str = "flare process (IRC only): Flare's own hop (wire), paced 10/s";
+const WIRE_BURST: &str = "flare process (IRC only): Flare's own hop (wire), burst";
 
 #[tokio::main]
 async fn main() {
