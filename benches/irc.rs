@@ -120,7 +120,7 @@ async fn main() {
     while received < outbound_lines {
         let l = person
             .expect_within(deadline, |l| {
-                l.is("PRIVMSG") && l.from_nick() == Some("flarebot")
+                l.is("PRIVMSG") && l.sender_nick() == Some("flarebot")
             })
             .await
             .expect("outbound line missing");
@@ -165,14 +165,14 @@ id = "#ops"
     person.join("#ops").await;
     let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
     person
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
         .await;
     let mut rtt = Vec::with_capacity(round_trips);
     for i in 0..round_trips + 20 {
         let t0 = Instant::now();
         person.say("#ops", "!inc list");
         person
-            .expect(|l| l.is("PRIVMSG") && l.from_nick() == Some("flare"))
+            .expect(|l| l.is("PRIVMSG") && l.sender_nick() == Some("flare"))
             .await;
         if i >= 20 {
             rtt.push(t0.elapsed());

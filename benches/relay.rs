@@ -85,6 +85,7 @@ fn report_wire(name: &str, mut lat: Vec<Duration>, sent: usize) {
 
 /// Sends `n` lines from `a` to `channel` (paced at `every`, or back to back) and times their
 /// arrival at `b` in `watch`, matched by a unique tag.
+#[allow(clippy::too_many_arguments)]
 async fn irc_run(
     a: &TestClient,
     b: &mut TestClient,
@@ -241,6 +242,19 @@ fn switches(pid: u32) -> u64 {
         .sum()
 }
 
+/// CPU time the hypervisor gave to other guests while this machine's CPUs wanted to run
+/// (`steal` in /proc/stat), in milliseconds: a run that lost much of it measured a busy host.
+fn steal_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks = stat
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(8)?.parse::<u64>().ok())
+        .unwrap_or(0);
+    // USER_HZ is 100 on Linux.
+    ticks * 10
+}
+
 fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -345,7 +359,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     let child = KillOnDrop(child);
     let pid = child.0.id();
     if irc_only {
-        a.expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        a.expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
             .await;
     } else {
         world.wait_connected(&mut a).await;
@@ -376,6 +390,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     }
     let before = cpu_ns(pid);
     let switched = switches(pid);
+    let stolen = steal_ms();
     let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
     let relayed = lat.len();
     if !irc_only {
@@ -389,6 +404,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let cpu_ns_used = cpu_ns(pid).saturating_sub(before);
     let switched = switches(pid).saturating_sub(switched);
+    let stolen = steal_ms().saturating_sub(stolen);
     // The checkpoint that copies the burst's WAL frames into the database comes in the first
     // pause after it (docs/architecture.md): part of what relaying costs, so measured too,
     // less what the same process uses idle over as long.
@@ -413,7 +429,7 @@ async fn process(s: &Sizes, irc_only: bool) {
     println!(
         "flare process ({what}): idle RSS {:.1} MiB (anon {:.1}, file {:.1}, {threads} threads), \
          peak {:.1} MiB; CPU {:.1} ms for {relayed} inbound messages ({} deliveries): \
-         {:.3} ms per message, {:.3} ms per delivery; {:.2} context switches per message",
+         {:.3} ms per message, {:.3} ms per delivery; {:.2} context switches per message; {stolen} ms stolen by the hypervisor meanwhile",
         idle as f64 / 1024.0,
         anon as f64 / 1024.0,
         file as f64 / 1024.0,

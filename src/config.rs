@@ -49,7 +49,7 @@ impl ConfigError {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct Config {
     pub database: DatabaseConfig,
@@ -71,28 +71,6 @@ pub struct Config {
     pub nudges: NudgesConfig,
     /// Scheduled announcements (`[[announcement]]`).
     pub announcement: Vec<AnnouncementConfig>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            database: DatabaseConfig::default(),
-            calendar: CalendarConfig::default(),
-            sla: SlaConfig::default(),
-            commands: CommandsConfig::default(),
-            mirror: MirrorConfig::default(),
-            delivery: DeliveryConfig::default(),
-            people: Vec::new(),
-            console: ConsoleConfig::default(),
-            irc: Vec::new(),
-            slack: Vec::new(),
-            rocketchat: Vec::new(),
-            rotation: Vec::new(),
-            escalation: Vec::new(),
-            nudges: NudgesConfig::default(),
-            announcement: Vec::new(),
-        }
-    }
 }
 
 /// One on-call rotation.

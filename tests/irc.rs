@@ -300,7 +300,7 @@ async fn injection_produces_no_command(kind: Kind) {
     let from_bot: Vec<&Line> = watcher.log[start..]
         .iter()
         .filter(|l| {
-            l.from_nick()
+            l.sender_nick()
                 .is_some_and(|n| n.starts_with(NICK) || n == "hijacked")
         })
         .collect();
@@ -352,14 +352,14 @@ async fn nick_collision_and_kick(kind: Kind) {
     let nick = bot.adapter.current_nick();
     assert_eq!(nick, format!("{NICK}_"));
     squatter
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some(&nick))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some(&nick))
         .await;
     squatter.raw(&format!("KICK #ops {nick} :out"));
     squatter
         .expect(|l| l.is("KICK") && l.param(1) == Some(&nick))
         .await;
     squatter
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some(&nick))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some(&nick))
         .await;
     bot.wait_joined(&["#ops".into()]).await;
     bot.send(&out("#ops", Style::Reply, "back after kick"))
@@ -571,7 +571,7 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
     let bot = Bot::start(config(server.port, vec![chan("#ops")])).await;
     let _bob = person(&server, "bob", &["#ops"]).await;
     alice
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some("bob"))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("bob"))
         .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
@@ -579,7 +579,7 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
         .await
         .expect("reminder");
     let l = alice
-        .expect(|l| l.from_nick() == Some(NICK) && (l.is("NOTICE") || l.is("PRIVMSG")))
+        .expect(|l| l.sender_nick() == Some(NICK) && (l.is("NOTICE") || l.is("PRIVMSG")))
         .await;
     assert!(l.is("NOTICE"), "reminder goes out as NOTICE: {}", l.raw);
 
@@ -597,7 +597,7 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
     p.mentions = vec!["bob".into()];
     bot.send(&p).await.expect("ping");
     let l = alice
-        .expect(|l| l.is("NOTICE") && l.from_nick() == Some(NICK))
+        .expect(|l| l.is("NOTICE") && l.sender_nick() == Some(NICK))
         .await;
     assert_eq!(text_of(&l), "bob: you are on call for INC-2");
 
@@ -628,7 +628,7 @@ async fn rendering_notice_mirror_mentions_and_unjoinable_channel() {
         .await
         .expect("direct message");
     let l = alice
-        .expect(|l| l.is("NOTICE") && l.from_nick() == Some(NICK) && l.param(0) == Some("alice"))
+        .expect(|l| l.is("NOTICE") && l.sender_nick() == Some(NICK) && l.param(0) == Some("alice"))
         .await;
     assert!(
         text_of(&l).ends_with("you are paged for INC-2"),
@@ -676,7 +676,7 @@ async fn a_batch_goes_out_in_order_and_stops_at_the_first_failure() {
     let mut got = Vec::new();
     while got.len() < 40 {
         let l = alice
-            .expect(|l| l.is("PRIVMSG") && l.from_nick() == Some(NICK))
+            .expect(|l| l.is("PRIVMSG") && l.sender_nick() == Some(NICK))
             .await;
         got.push(format!(
             "{} {}",
@@ -1119,7 +1119,7 @@ announce = true
 }
 
 fn from_flare(l: &Line, needle: &str) -> bool {
-    l.is("PRIVMSG") && l.from_nick() == Some("flare") && text_of(l).contains(needle)
+    l.is("PRIVMSG") && l.sender_nick() == Some("flare") && text_of(l).contains(needle)
 }
 
 async fn e2e_open_and_acknowledge(kind: Kind) {
@@ -1133,7 +1133,7 @@ async fn e2e_open_and_acknowledge(kind: Kind) {
     )
     .await;
     alice
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
         .await;
 
     alice.say("#ops", "!incident open database is down");
@@ -1168,7 +1168,7 @@ async fn e2e_open_and_acknowledge(kind: Kind) {
     assert!(
         !rest
             .iter()
-            .any(|l| l.from_nick() == Some("flare") && l.is("PRIVMSG")),
+            .any(|l| l.sender_nick() == Some("flare") && l.is("PRIVMSG")),
         "{rest:#?}"
     );
     let acks = alice
@@ -1200,7 +1200,7 @@ async fn e2e_server_restart_loses_nothing(kind: Kind) {
     )
     .await;
     alice
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
         .await;
     alice.say("#ops", "!incident open api errors");
     alice.expect(|l| from_flare(l, "Opened INC-1")).await;
@@ -1281,7 +1281,7 @@ id = "#ops"
     );
     let _flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
     alice
-        .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
         .await;
     alice.say("#ops", "!incident open payments failing");
     alice.expect(|l| from_flare(l, "Opened INC-1")).await;

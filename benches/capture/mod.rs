@@ -195,10 +195,11 @@ fn keys_in<'a>(payload: &'a [u8], line_part: &str, tag: &str) -> Vec<&'a [u8]> {
         if !line.contains(line_part) {
             continue;
         }
-        if let Some(at) = line.find(&prefix) {
-            if let Some(key) = line.as_bytes().get(at..at + prefix.len() + 5) {
-                keys.push(key);
-            }
+        if let Some(key) = line
+            .find(&prefix)
+            .and_then(|at| line.as_bytes().get(at..at + prefix.len() + 5))
+        {
+            keys.push(key);
         }
     }
     keys

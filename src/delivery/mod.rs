@@ -394,29 +394,28 @@ impl Worker {
         let d = &row.new;
         let mut text = d.text.clone();
         let mut thread = d.thread_ref.clone();
-        if d.in_thread {
-            if let Some(incident) = d.incident_id {
-                if let Some(known) = self.known_thread(incident, &d.channel) {
-                    thread = Some(known);
-                } else if let Some(t) = self.store.thread(incident, &d.platform, &d.channel).await?
-                {
-                    match t.thread_ref {
-                        Some(r) => {
-                            self.remember_thread(incident, &d.channel, &r);
-                            thread = Some(r)
-                        }
-                        None => {
-                            let root_pending = match t.root_delivery_id {
-                                Some(root) if root != row.id => self
-                                    .store
-                                    .delivery(root)
-                                    .await?
-                                    .is_some_and(|r| r.status == DeliveryStatus::Pending),
-                                _ => false,
-                            };
-                            if root_pending {
-                                return Ok(Prepared::Wait);
-                            }
+        if d.in_thread
+            && let Some(incident) = d.incident_id
+        {
+            if let Some(known) = self.known_thread(incident, &d.channel) {
+                thread = Some(known);
+            } else if let Some(t) = self.store.thread(incident, &d.platform, &d.channel).await? {
+                match t.thread_ref {
+                    Some(r) => {
+                        self.remember_thread(incident, &d.channel, &r);
+                        thread = Some(r)
+                    }
+                    None => {
+                        let root_pending = match t.root_delivery_id {
+                            Some(root) if root != row.id => self
+                                .store
+                                .delivery(root)
+                                .await?
+                                .is_some_and(|r| r.status == DeliveryStatus::Pending),
+                            _ => false,
+                        };
+                        if root_pending {
+                            return Ok(Prepared::Wait);
                         }
                     }
                 }

@@ -33,10 +33,11 @@ impl FromStr for IncidentId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Severity {
     Sev1,
     Sev2,
+    #[default]
     Sev3,
     Sev4,
 }
@@ -65,12 +66,6 @@ impl Severity {
             Severity::Sev3 => "minor",
             Severity::Sev4 => "low",
         }
-    }
-}
-
-impl Default for Severity {
-    fn default() -> Self {
-        Severity::Sev3
     }
 }
 

@@ -1530,12 +1530,13 @@ pub mod sqlite {
                 // Never truncate the WAL in a commit (an ftruncate and fsync of up to 160 MB,
                 // 0.1-0.3 s measured): the checkpointer truncates it in a pause instead.
                 .pragma("journal_size_limit", "-1");
-            if let Some(parent) = options.get_filename().parent() {
-                if !parent.as_os_str().is_empty() && !parent.exists() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", parent.display()))
-                    })?;
-                }
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+                && !parent.exists()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+                })?;
             }
             // One connection: SQLite has one writer at a time anyway, and a second connection
             // would re-read every page the first one changed (each keeps its own page cache),

@@ -616,6 +616,8 @@ impl FakeSlack {
 
     async fn socket(&self, stream: tokio::net::TcpStream) {
         let mut path = String::new();
+        // The callback's error type is tungstenite's, which is large; not ours to change.
+        #[allow(clippy::result_large_err)]
         let cb =
             |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
              resp: tokio_tungstenite::tungstenite::handshake::server::Response| {

@@ -24,7 +24,7 @@ impl Line {
     pub fn param(&self, i: usize) -> Option<&str> {
         self.msg.as_ref().and_then(|m| m.param(i))
     }
-    pub fn from_nick(&self) -> Option<&str> {
+    pub fn sender_nick(&self) -> Option<&str> {
         self.msg.as_ref().and_then(|m| m.source_nick())
     }
 }
@@ -218,7 +218,8 @@ impl TestClient {
                     self.log.push(l.clone());
                     if l.is("PRIVMSG")
                         && l.param(0).is_some_and(|c| c.eq_ignore_ascii_case(channel))
-                        && l.from_nick().is_some_and(|f| f.eq_ignore_ascii_case(from))
+                        && l.sender_nick()
+                            .is_some_and(|f| f.eq_ignore_ascii_case(from))
                     {
                         got.push(l);
                     }

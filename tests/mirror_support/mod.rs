@@ -153,7 +153,7 @@ incident = true
     /// Waits until Flare is connected everywhere (`watcher` sits in `#ops`).
     pub async fn wait_connected(&self, watcher: &mut TestClient) {
         watcher
-            .expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+            .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
             .await;
         assert!(
             self.slack
@@ -226,7 +226,7 @@ pub fn text_of(l: &Line) -> String {
 /// A PRIVMSG from Flare to `channel`.
 pub fn from_flare(l: &Line, channel: &str) -> bool {
     l.is("PRIVMSG")
-        && l.from_nick() == Some("flare")
+        && l.sender_nick() == Some("flare")
         && l.param(0).is_some_and(|c| c.eq_ignore_ascii_case(channel))
 }
 

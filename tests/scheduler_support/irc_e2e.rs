@@ -9,7 +9,7 @@ use super::support;
 
 fn from_flare_notice(l: &Line, needle: &str) -> bool {
     l.is("NOTICE")
-        && l.from_nick() == Some("flare")
+        && l.sender_nick() == Some("flare")
         && l.param(1).is_some_and(|t| t.contains(needle))
 }
 
@@ -61,7 +61,7 @@ incident = true
         server.port
     );
     let mut f = support::start(&toml, Arc::new(flare::clock::SystemClock), true).await;
-    bob.expect(|l| l.is("JOIN") && l.from_nick() == Some("flare"))
+    bob.expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
         .await;
     f.type_lines(&["!inc open Short window drill on IRC sev2"])
         .await;
