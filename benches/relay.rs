@@ -52,20 +52,25 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// `name n=… p50 … p95 … p99 … max …` for sorted latencies.
+fn figures(name: &str, sorted: &[Duration]) -> String {
+    format!(
+        "{name:<34} n={:<5} p50 {:>10} p95 {:>10} p99 {:>10} max {:>10}",
+        sorted.len(),
+        ms(percentile(sorted, 0.50)),
+        ms(percentile(sorted, 0.95)),
+        ms(percentile(sorted, 0.99)),
+        ms(sorted.last().copied().unwrap_or_default()),
+    )
+}
+
 fn report(name: &str, mut lat: Vec<Duration>, sent: usize, elapsed: Option<Duration>) {
     lat.sort();
     let lost = sent - lat.len();
     let rate = elapsed
         .map(|e| format!(", {:.0} msg/s", lat.len() as f64 / e.as_secs_f64()))
         .unwrap_or_default();
-    println!(
-        "{name:<34} n={:<5} p50 {:>10} p95 {:>10} p99 {:>10} max {:>10}{rate}, lost {lost}",
-        lat.len(),
-        ms(percentile(&lat, 0.50)),
-        ms(percentile(&lat, 0.95)),
-        ms(percentile(&lat, 0.99)),
-        ms(lat.last().copied().unwrap_or_default()),
-    );
+    println!("{}{rate}, lost {lost}", figures(name, &lat));
 }
 
 /// Like `report`, for times read off a capture: a line cut across two segments is not
@@ -73,13 +78,9 @@ fn report(name: &str, mut lat: Vec<Duration>, sent: usize, elapsed: Option<Durat
 fn report_wire(name: &str, mut lat: Vec<Duration>, sent: usize) {
     lat.sort();
     println!(
-        "{name:<34} n={:<5} p50 {:>10} p95 {:>10} p99 {:>10} max {:>10} ({} of {sent} matched in the capture)",
-        lat.len(),
-        ms(percentile(&lat, 0.50)),
-        ms(percentile(&lat, 0.95)),
-        ms(percentile(&lat, 0.99)),
-        ms(lat.last().copied().unwrap_or_default()),
-        lat.len(),
+        "{} ({} of {sent} matched in the capture)",
+        figures(name, &lat),
+        lat.len()
     );
 }
 
@@ -210,36 +211,40 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// CPU time a process has used so far, in nanoseconds: the sum over its threads of the time
-/// on a CPU from `/proc/<pid>/task/*/schedstat` (utime + stime in `stat` count 10 ms ticks,
-/// too coarse for a burst that takes tens of milliseconds of CPU).
-fn cpu_ns(pid: u32) -> u64 {
+/// The sum over a process's threads of what `count` reads off each thread's `file` in
+/// `/proc/<pid>/task/<tid>/`.
+fn per_thread(pid: u32, file: &str, count: impl Fn(&str) -> u64) -> u64 {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return 0;
     };
     tasks
         .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join(file)).ok())
+        .map(|s| count(&s))
         .sum()
+}
+
+/// CPU time a process has used so far, in nanoseconds: the time on a CPU from each thread's
+/// `schedstat` (utime + stime in `stat` count 10 ms ticks, too coarse for a burst that takes
+/// tens of milliseconds of CPU).
+fn cpu_ns(pid: u32) -> u64 {
+    per_thread(pid, "schedstat", |s| {
+        s.split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 /// Context switches (voluntary and not) of all of a process's threads so far: each is a
 /// thread going to sleep or being put off a CPU, the hand-offs CPU time goes into.
 fn switches(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .flat_map(|s| {
-            s.lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-                .collect::<Vec<_>>()
-        })
-        .sum()
+    per_thread(pid, "status", |s| {
+        s.lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    })
 }
 
 /// CPU time the hypervisor gave to other guests while this machine's CPUs wanted to run
