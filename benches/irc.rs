@@ -30,6 +30,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
+    support::TEST_LOG.store(false, std::sync::atomic::Ordering::Relaxed);
     let (inbound_messages, outbound_lines, round_trips) = if full() {
         (2_000, 20_000, 300)
     } else {

@@ -478,6 +478,7 @@ const WIRE_BURST: &str = "flare process (IRC only): Flare's own hop (wire), burs
 
 #[tokio::main]
 async fn main() {
+    support::TEST_LOG.store(false, std::sync::atomic::Ordering::Relaxed);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let s = if full() {
         Sizes {

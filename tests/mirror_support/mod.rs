@@ -174,7 +174,20 @@ incident = true
                 m.thread_ts.is_none() && m.user == BOT_USER && m.text.contains(&needle)
             })
             .await
-            .unwrap_or_else(|| panic!("Slack root of INC-{n} in {channel}"))
+            .unwrap_or_else(|| {
+                // What Flare asked of the fake, to tell a send never tried from one refused.
+                let posts: Vec<String> = self
+                    .slack
+                    .calls("chat.postMessage")
+                    .iter()
+                    .map(|c| format!("{} {:?} {:?}", c.status, c.error, c.args.get("channel")))
+                    .collect();
+                panic!(
+                    "Slack root of INC-{n} in {channel}; chat.postMessage calls: {posts:?}; \
+                     violations: {:?}",
+                    self.slack.violations()
+                )
+            })
             .ts
     }
 

@@ -62,6 +62,10 @@ pub fn config(toml: &str, dir: &tempfile::TempDir) -> Config {
 }
 
 /// Starts Flare with the platforms in `toml`, plus a console chat when `console` is true.
+/// Whether `start` sends Flare's log to the test's output. Benches turn it off: nothing
+/// captures their output, and logging would be part of what they measure.
+pub static TEST_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
 pub async fn start(toml: &str, clock: SharedClock, console: bool) -> TestFlare {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -75,6 +79,15 @@ pub async fn start_with(
     console: bool,
     dir: tempfile::TempDir,
 ) -> TestFlare {
+    // Flare's log goes to the test's captured output, which the harness shows only for a
+    // test that fails (FLARE_TEST_LOG picks the filter).
+    if TEST_LOG.load(std::sync::atomic::Ordering::Relaxed) {
+        let filter = std::env::var("FLARE_TEST_LOG").unwrap_or_else(|_| "flare=debug".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     let out = SharedBuf::default();
     let mut extra = Vec::new();
     let mut console_in = None;
