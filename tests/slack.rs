@@ -880,9 +880,7 @@ async fn slash_command_opens_an_incident_thread_and_a_thread_reply_acknowledges_
 
     // The incident's parent message in the incident channel.
     let root = fake
-        .wait_for_message(INC, WAIT, |m| {
-            m.thread_ts.is_none() && m.text.contains("INC-1")
-        })
+        .wait_for_message(INC, WAIT, |m| m.is_parent() && m.text.contains("INC-1"))
         .await
         .expect("thread root posted");
     assert!(
@@ -946,9 +944,7 @@ async fn console_text_mirrored_into_the_slack_thread_cannot_ping_anyone() {
     );
     fake.send_slash(INC, "U0ALICE", "open Search is slow");
     let root = fake
-        .wait_for_message(INC, WAIT, |m| {
-            m.thread_ts.is_none() && m.text.contains("INC-1")
-        })
+        .wait_for_message(INC, WAIT, |m| m.is_parent() && m.text.contains("INC-1"))
         .await
         .expect("thread root posted");
     fake.wait_for_message(INC, WAIT, |m| {

@@ -65,6 +65,14 @@ pub struct Msg {
     pub deleted: bool,
 }
 
+impl Msg {
+    /// Not a reply: a message of the channel itself, whose `thread_ts` (as on Slack) turns
+    /// into its own `ts` once someone replies to it.
+    pub fn is_parent(&self) -> bool {
+        self.thread_ts.as_ref().is_none_or(|t| t == &self.ts)
+    }
+}
+
 #[derive(Debug, Default)]
 struct Channel {
     archived: bool,

@@ -171,7 +171,9 @@ incident = true
         let needle = format!("INC-{n} ");
         self.slack
             .wait_for_message(channel, Duration::from_secs(15), |m| {
-                m.thread_ts.is_none() && m.user == BOT_USER && m.text.contains(&needle)
+                // A parent, even when its thread already has a reply (then it has a
+                // `thread_ts` of its own, as on Slack).
+                m.is_parent() && m.user == BOT_USER && m.text.contains(&needle)
             })
             .await
             .unwrap_or_else(|| {
