@@ -35,6 +35,8 @@ pub struct TestClient {
     rx: mpsc::UnboundedReceiver<Line>,
     /// Every line received so far, in order.
     pub log: Vec<Line>,
+    /// The connection ended (read error or end of stream).
+    closed: bool,
 }
 
 impl TestClient {
@@ -134,6 +136,7 @@ impl TestClient {
             out,
             rx,
             log: Vec::new(),
+            closed: false,
         };
         if !caps.is_empty() {
             c.raw(&format!("CAP REQ :{}", caps.join(" ")));
@@ -171,8 +174,13 @@ impl TestClient {
     pub async fn expect(&mut self, pred: impl Fn(&Line) -> bool) -> Line {
         self.expect_within(WAIT, pred).await.unwrap_or_else(|| {
             panic!(
-                "{}: expected line not received; got {:#?}",
+                "{}: expected line not received ({}); got {:#?}",
                 self.nick,
+                if self.closed {
+                    "the connection ended"
+                } else {
+                    "none came in time"
+                },
                 self.log.iter().rev().take(15).collect::<Vec<_>>()
             )
         })
@@ -192,7 +200,11 @@ impl TestClient {
                         return Some(l);
                     }
                 }
-                Ok(None) | Err(_) => return None,
+                Ok(None) => {
+                    self.closed = true;
+                    return None;
+                }
+                Err(_) => return None,
             }
         }
     }
