@@ -38,15 +38,16 @@ impl Capture {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn();
-        let mut child = match child {
-            Ok(c) => c,
+        let mut capture = match child {
+            Ok(child) => Capture { child, file },
             Err(e) => {
                 eprintln!("(no wire timing: tcpdump: {e})");
                 return None;
             }
         };
-        // tcpdump says "listening on lo" once the capture runs.
-        let stderr = child.stderr.take()?;
+        // tcpdump says "listening on lo" once the capture runs. On any failure below, dropping
+        // `capture` kills it.
+        let stderr = capture.child.stderr.take()?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             use std::io::BufRead;
@@ -64,20 +65,11 @@ impl Capture {
             let _ = tx.send(Err(said.join("; ")));
         });
         match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(Ok(())) => Some(Capture { child, file }),
-            Ok(Err(said)) => {
-                eprintln!("(no wire timing: tcpdump: {said})");
-                let _ = child.kill();
-                let _ = child.wait();
-                None
-            }
-            Err(_) => {
-                eprintln!("(no wire timing: tcpdump did not start)");
-                let _ = child.kill();
-                let _ = child.wait();
-                None
-            }
+            Ok(Ok(())) => return Some(capture),
+            Ok(Err(said)) => eprintln!("(no wire timing: tcpdump: {said})"),
+            Err(_) => eprintln!("(no wire timing: tcpdump did not start)"),
         }
+        None
     }
 
     /// Stops the capture (SIGINT, so tcpdump writes out what it buffered) and reads it.

@@ -57,9 +57,10 @@ pub fn free_port() -> u16 {
     // 20000-31999: Linux hands out ephemeral ports from 32768 on. (The start used to go up to
     // 29950 with 10,000 ports above it, into that range, where a client connection's own port
     // could take a server's, or a readiness probe connect to itself.)
-    let offset = (std::process::id() % 200) as u16 * 50;
+    let offset = (std::process::id() % 200) * 50;
     for _ in 0..2_000 {
-        let port = 20_000 + (offset + NEXT.fetch_add(1, Ordering::Relaxed) % 12_000) % 12_000;
+        let n = u32::from(NEXT.fetch_add(1, Ordering::Relaxed));
+        let port = 20_000 + ((offset + n) % 12_000) as u16;
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }

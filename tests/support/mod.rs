@@ -61,11 +61,11 @@ pub fn config(toml: &str, dir: &tempfile::TempDir) -> Config {
     }
 }
 
-/// Starts Flare with the platforms in `toml`, plus a console chat when `console` is true.
 /// Whether `start` sends Flare's log to the test's output. Benches turn it off: nothing
 /// captures their output, and logging would be part of what they measure.
 pub static TEST_LOG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
+/// Starts Flare with the platforms in `toml`, plus a console chat when `console` is true.
 pub async fn start(toml: &str, clock: SharedClock, console: bool) -> TestFlare {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("tempdir");
