@@ -202,6 +202,69 @@ async fn slack_to_rc(
     (lat, start.elapsed())
 }
 
+/// Set to a directory, the `flare` process runs under `valgrind --tool=callgrind` and the bench
+/// prints the instructions it executed per relayed message (IRC-only run), leaving callgrind's
+/// counts in that directory for `callgrind_annotate`: a CPU figure the other guests on this
+/// VM's host cannot move, unlike CPU time. Every time the bench prints then is valgrind's, not
+/// Flare's.
+const CALLGRIND_ENV: &str = "FLARE_BENCH_CALLGRIND";
+
+/// Callgrind counting in the `flare` process from `start` to `report`.
+struct Instructions {
+    pid: u32,
+    file: std::path::PathBuf,
+}
+
+impl Instructions {
+    fn control(pid: u32, args: &[&str]) {
+        let done = std::process::Command::new("callgrind_control")
+            .args(args)
+            .arg(pid.to_string())
+            .stdout(std::process::Stdio::null())
+            .status();
+        assert!(
+            done.is_ok_and(|s| s.success()),
+            "callgrind_control {args:?} failed"
+        );
+    }
+
+    fn start(pid: u32, dir: &std::path::Path) -> Instructions {
+        Instructions::control(pid, &["-i", "on"]);
+        Instructions {
+            pid,
+            file: dir.join("callgrind.out"),
+        }
+    }
+
+    /// Dumps the counts since `start` (callgrind writes `callgrind.out.N`, N = 1, 2, ...) and
+    /// prints them per message.
+    fn report(self, phase: &str, messages: usize) {
+        Instructions::control(self.pid, &["-d"]);
+        Instructions::control(self.pid, &["-i", "off"]);
+        let dir = self.file.parent().expect("a directory");
+        let latest = std::fs::read_dir(dir)
+            .expect("the bench's directory")
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let n: u32 = name.strip_prefix("callgrind.out.")?.parse().ok()?;
+                Some((n, e.path()))
+            })
+            .max();
+        let totals = latest
+            .and_then(|(_, p)| std::fs::read_to_string(p).ok())
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("totals: ")?.trim().parse::<u64>().ok())
+            })
+            .expect("callgrind's totals");
+        println!(
+            "flare process (IRC only), {phase}: {totals} instructions for {messages} messages, {:.0} per message",
+            totals as f64 / messages.max(1) as f64
+        );
+    }
+}
+
 struct KillOnDrop(std::process::Child);
 
 impl Drop for KillOnDrop {
@@ -350,7 +413,35 @@ async fn process(s: &Sizes, irc_only: bool) {
     std::fs::write(&config, world.toml(&extras)).expect("config");
     let bin =
         std::env::var("FLARE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flare").into());
-    let child = std::process::Command::new(bin)
+    let callgrind_dir = std::env::var_os(CALLGRIND_ENV).map(std::path::PathBuf::from);
+    let mut command = if let Some(cg) = &callgrind_dir {
+        std::fs::create_dir_all(cg).expect("the callgrind directory");
+        // Counts of an earlier run would be taken for this one's.
+        for old in std::fs::read_dir(cg)
+            .expect("the callgrind directory")
+            .flatten()
+        {
+            if old
+                .file_name()
+                .to_string_lossy()
+                .starts_with("callgrind.out")
+            {
+                let _ = std::fs::remove_file(old.path());
+            }
+        }
+        let mut c = std::process::Command::new("valgrind");
+        c.arg("--tool=callgrind")
+            .arg("--instr-atstart=no")
+            .arg(format!(
+                "--callgrind-out-file={}",
+                cg.join("callgrind.out").display()
+            ))
+            .arg(bin);
+        c
+    } else {
+        std::process::Command::new(bin)
+    };
+    let child = command
         .arg("--config")
         .arg(&config)
         .arg("run")
@@ -385,19 +476,33 @@ async fn process(s: &Sizes, irc_only: bool) {
         let wire = capture::Capture::start(dir.path(), world.irc.port);
         let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops", "", "php", s.paced, pace).await;
         report("bare server hop, paced 10/s", lat, s.paced, None);
+        let counting = callgrind_dir
+            .as_deref()
+            .map(|cg| Instructions::start(pid, cg));
         let (lat, _) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "pp", s.paced, pace).await;
         report("flare process (IRC only): paced 10/s", lat, s.paced, None);
+        if let Some(c) = counting {
+            c.report("paced 10/s", s.paced);
+        }
         if let Some(wire) = wire {
             let hops = capture::relay_hops(&wire.stop(), world.irc.port, "#ops", "#ops2", "pp");
             report_wire(WIRE_PACED, hops, s.paced);
         }
+        floor(&world, &mut a, &mut b, s, dir.path()).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let before = cpu_ns(pid);
     let switched = switches(pid);
     let stolen = steal_ms();
+    let counting = callgrind_dir
+        .as_deref()
+        .filter(|_| irc_only)
+        .map(|cg| Instructions::start(pid, cg));
     let (lat, el) = irc_run(&a, &mut b, "#ops", "#ops2", "INC-1: ", "cpu", s.burst, None).await;
     let relayed = lat.len();
+    if let Some(c) = counting {
+        c.report("burst", relayed);
+    }
     if !irc_only {
         // Every copy (IRC, two Slack threads, Rocket.Chat) out before CPU is read.
         let rc_root = world.rc_root(1).await;
@@ -472,12 +577,83 @@ async fn process(s: &Sizes, irc_only: bool) {
     drop(child);
 }
 
+/// The floor under any relay: a process that does nothing but copy `#floor` lines to `#floor2`
+/// on the same server (blocking sockets, one thread, no parsing beyond finding the text, no
+/// storage). Person -> server -> this -> server -> person against person -> server -> person
+/// shows what the extra server hop alone costs on this host, which no relay can avoid.
+fn floor_relay(port: u16) -> ! {
+    use std::io::{BufRead, BufReader, Write};
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("floor relay connects");
+    let _ = stream.set_nodelay(true);
+    let mut out = stream.try_clone().expect("socket clone");
+    let mut lines = BufReader::new(stream);
+    out.write_all(b"NICK floor\r\nUSER floor 0 * :floor relay\r\n")
+        .expect("register");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).unwrap_or(0) == 0 {
+            std::process::exit(0);
+        }
+        let l = line.trim_end();
+        if let Some(token) = l.strip_prefix("PING ") {
+            let _ = out.write_all(format!("PONG {token}\r\n").as_bytes());
+        } else if l.split(' ').nth(1) == Some("001") {
+            let _ = out.write_all(b"JOIN #floor,#floor2\r\n");
+        } else if let Some(at) = l.find(" PRIVMSG #floor :") {
+            let nick = l[1..].split('!').next().unwrap_or("?");
+            let text = &l[at + " PRIVMSG #floor :".len()..];
+            let _ = out.write_all(format!("PRIVMSG #floor2 :<{nick}> {text}\r\n").as_bytes());
+        }
+    }
+}
+
+const FLOOR_RELAY_ENV: &str = "FLARE_BENCH_FLOOR_RELAY_PORT";
+
+/// The floor relay, paced like Flare, in the same minute.
+async fn floor(
+    world: &World,
+    a: &mut TestClient,
+    b: &mut TestClient,
+    s: &Sizes,
+    dir: &std::path::Path,
+) {
+    let exe = std::env::current_exe().expect("bench binary");
+    let child = std::process::Command::new(exe)
+        .env(FLOOR_RELAY_ENV, world.irc.port.to_string())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .expect("floor relay starts");
+    let _child = KillOnDrop(child);
+    a.join("#floor").await;
+    b.join("#floor2").await;
+    b.expect(|l| l.is("JOIN") && l.sender_nick() == Some("floor"))
+        .await;
+    a.say("#floor", "warm up");
+    b.expect(|l| l.is("PRIVMSG") && text_of(l).contains("warm up"))
+        .await;
+    let pace = Some(Duration::from_millis(100));
+    let wire = capture::Capture::start(dir, world.irc.port);
+    let (lat, _) = irc_run(a, b, "#floor", "#floor2", "", "fl", s.paced, pace).await;
+    report("floor relay (no work), paced 10/s", lat, s.paced, None);
+    if let Some(wire) = wire {
+        let hops = capture::relay_hops(&wire.stop(), world.irc.port, "#floor", "#floor2", "fl");
+        report_wire("floor relay's own hop (wire), paced 10/s", hops, s.paced);
+    }
+}
+
 /// Line received on Flare's socket -> its copy written by Flare, from the capture's times.
 const WIRE_PACED: &str = "flare process (IRC only): Flare's own hop (wire), paced 10/s";
 const WIRE_BURST: &str = "flare process (IRC only): Flare's own hop (wire), burst";
 
 #[tokio::main]
 async fn main() {
+    if let Some(port) = std::env::var(FLOOR_RELAY_ENV)
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
+        floor_relay(port);
+    }
     support::TEST_LOG.store(false, std::sync::atomic::Ordering::Relaxed);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let s = if full() {

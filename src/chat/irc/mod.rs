@@ -280,8 +280,7 @@ impl IrcAdapter {
     }
 
     /// The payload bytes left on a `cmd target :` line after our own prefix.
-    fn budget(&self, cmd: &str, target: &str) -> usize {
-        let st = self.state();
+    fn budget(st: &State, cmd: &str, target: &str) -> usize {
         let mask_len = st
             .mask
             .as_ref()
@@ -337,8 +336,9 @@ impl IrcAdapter {
         } else {
             "PRIVMSG"
         };
-        let (is_nick, members_known, tags) = {
-            let st = self.state();
+        // Held throughout: the channel's members are read for every word, not copied.
+        let st = self.state();
+        let (members, casemap, tags) = {
             let f = st.fold(target);
             // A thread root that is a msgid: mark the line as a reply for clients that thread.
             let tags = match msg.thread.as_deref() {
@@ -354,14 +354,11 @@ impl IrcAdapter {
                 }
                 _ => String::new(),
             };
-            let members = st
-                .joined
-                .get(&f)
-                .map(|j| j.members.clone())
-                .unwrap_or_default();
-            (members, st.casemap, tags)
+            (st.joined.get(&f).map(|j| &j.members), st.casemap, tags)
         };
-        let neutral = |t: &str| neutralise_nicks(t, |w| is_nick.contains(&members_known.fold(w)));
+        let neutral = |t: &str| {
+            neutralise_nicks(t, |w| members.is_some_and(|m| m.contains(&casemap.fold(w))))
+        };
         let mut line_prefix = String::new();
         if let Some(n) = incident_tag {
             line_prefix.push_str(&format!("[INC-{n}] "));
@@ -389,8 +386,7 @@ impl IrcAdapter {
             }
             safe_lines(&msg.text)
         };
-        let budget = self
-            .budget(cmd, target)
+        let budget = Self::budget(&st, cmd, target)
             .saturating_sub(line_prefix.len())
             .max(16);
         let mut out = Vec::new();

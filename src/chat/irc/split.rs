@@ -8,9 +8,11 @@ pub const ZWSP: char = '\u{200B}';
 pub fn safe_lines(text: &str) -> Vec<String> {
     text.split(['\r', '\n'])
         .map(|l| {
-            l.chars()
-                .filter(|c| *c != '\0' && *c != '\x01')
-                .collect::<String>()
+            if l.contains(['\0', '\x01']) {
+                l.chars().filter(|c| *c != '\0' && *c != '\x01').collect()
+            } else {
+                l.to_string()
+            }
         })
         .filter(|l| !l.trim().is_empty())
         .collect()
