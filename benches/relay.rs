@@ -626,6 +626,9 @@ async fn floor(
         .expect("floor relay starts");
     let _child = KillOnDrop(child);
     a.join("#floor").await;
+    // Bea reads the source channel too, as she does `#ops` in Flare's run: the server writes
+    // each line to her as well, and her client wakes for it.
+    b.join("#floor").await;
     b.join("#floor2").await;
     b.expect(|l| l.is("JOIN") && l.sender_nick() == Some("floor"))
         .await;
