@@ -212,7 +212,7 @@ const CALLGRIND_ENV: &str = "FLARE_BENCH_CALLGRIND";
 /// Callgrind counting in the `flare` process from `start` to `report`.
 struct Instructions {
     pid: u32,
-    file: std::path::PathBuf,
+    dir: std::path::PathBuf,
 }
 
 impl Instructions {
@@ -228,11 +228,38 @@ impl Instructions {
         );
     }
 
+    /// `flare` under callgrind, counting nothing until `start`; clears `dir` of an earlier
+    /// run's counts, which would be taken for this one's.
+    fn command(dir: &std::path::Path, flare: &str) -> std::process::Command {
+        std::fs::create_dir_all(dir).expect("the callgrind directory");
+        for old in std::fs::read_dir(dir)
+            .expect("the callgrind directory")
+            .flatten()
+        {
+            if old
+                .file_name()
+                .to_string_lossy()
+                .starts_with("callgrind.out")
+            {
+                let _ = std::fs::remove_file(old.path());
+            }
+        }
+        let mut c = std::process::Command::new("valgrind");
+        c.arg("--tool=callgrind")
+            .arg("--instr-atstart=no")
+            .arg(format!(
+                "--callgrind-out-file={}",
+                dir.join("callgrind.out").display()
+            ))
+            .arg(flare);
+        c
+    }
+
     fn start(pid: u32, dir: &std::path::Path) -> Instructions {
         Instructions::control(pid, &["-i", "on"]);
         Instructions {
             pid,
-            file: dir.join("callgrind.out"),
+            dir: dir.to_path_buf(),
         }
     }
 
@@ -241,8 +268,7 @@ impl Instructions {
     fn report(self, phase: &str, messages: usize) {
         Instructions::control(self.pid, &["-d"]);
         Instructions::control(self.pid, &["-i", "off"]);
-        let dir = self.file.parent().expect("a directory");
-        let latest = std::fs::read_dir(dir)
+        let latest = std::fs::read_dir(&self.dir)
             .expect("the bench's directory")
             .flatten()
             .filter_map(|e| {
@@ -414,32 +440,9 @@ async fn process(s: &Sizes, irc_only: bool) {
     let bin =
         std::env::var("FLARE_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_flare").into());
     let callgrind_dir = std::env::var_os(CALLGRIND_ENV).map(std::path::PathBuf::from);
-    let mut command = if let Some(cg) = &callgrind_dir {
-        std::fs::create_dir_all(cg).expect("the callgrind directory");
-        // Counts of an earlier run would be taken for this one's.
-        for old in std::fs::read_dir(cg)
-            .expect("the callgrind directory")
-            .flatten()
-        {
-            if old
-                .file_name()
-                .to_string_lossy()
-                .starts_with("callgrind.out")
-            {
-                let _ = std::fs::remove_file(old.path());
-            }
-        }
-        let mut c = std::process::Command::new("valgrind");
-        c.arg("--tool=callgrind")
-            .arg("--instr-atstart=no")
-            .arg(format!(
-                "--callgrind-out-file={}",
-                cg.join("callgrind.out").display()
-            ))
-            .arg(bin);
-        c
-    } else {
-        std::process::Command::new(bin)
+    let mut command = match &callgrind_dir {
+        Some(cg) => Instructions::command(cg, &bin),
+        None => std::process::Command::new(bin),
     };
     let child = command
         .arg("--config")
