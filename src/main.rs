@@ -76,7 +76,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let outcome = runtime.block_on(dispatch(cli));
+    // The console reads stdin on a blocking thread whose read returns only when a line comes;
+    // dropping the runtime would wait for it, so after a signal `flare console` on a terminal
+    // would never exit. Everything that matters is flushed by then.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             eprintln!("flare: {e:#}");

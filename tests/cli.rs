@@ -202,3 +202,93 @@ fn docker_compose_parses_and_its_environment_is_accepted() {
         panic!("docker-compose environment rejected: {e}");
     }
 }
+
+/// `flare console` with its input still open (a terminal, or a pipe nobody closes) stops
+/// promptly on SIGINT (Ctrl-C) and on SIGTERM, after what it printed so far.
+#[test]
+fn console_with_open_input_stops_on_ctrl_c_and_sigterm() {
+    for signal in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/flare.db", dir.path().display());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flare"))
+            .arg("console")
+            .env_remove("FLARE_CONFIG")
+            .env("FLARE__DATABASE__URL", &url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("flare runs");
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(b"!inc open Checkout down sev1\n")
+            .expect("write stdin");
+        let out = child.stdout.take().expect("stdout");
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut all = String::new();
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if line.contains("Opened INC-1") {
+                    let _ = seen_tx.send(());
+                }
+                all.push_str(&line);
+                all.push('\n');
+            }
+            all
+        });
+        seen_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the incident is opened");
+        let killed = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > std::time::Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!("flare console still running 15 s after kill {signal}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        drop(input);
+        assert!(status.success(), "{signal}: {status:?}");
+        let printed = reader.join().expect("reader");
+        assert!(printed.contains("Opened INC-1 [SEV1]"), "{printed}");
+    }
+}
+
+/// A line that is not UTF-8 (one Latin-1 byte) is read lossily with one warning; the
+/// commands after it still run.
+#[test]
+fn console_reads_invalid_utf8_lossily_and_carries_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flare"))
+        .arg("console")
+        .env_remove("FLARE_CONFIG")
+        .env("FLARE__DATABASE__URL", &url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flare runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(b"!inc open Caf\xe9 down sev2\r\n!inc open Checkout down sev1\n!inc open Latin \xff\xfe again sev3\n")
+        .expect("write stdin");
+    drop(input);
+    let o = child.wait_with_output().expect("flare exits");
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.contains("Opened INC-1 [SEV2]"), "{out}");
+    assert!(out.contains("Caf\u{FFFD} down"), "{out}");
+    assert!(out.contains("Opened INC-2 [SEV1]"), "{out}");
+    assert!(out.contains("Opened INC-3 [SEV3]"), "{out}");
+    assert_eq!(out.matches("not valid UTF-8").count(), 1, "{out}");
+}

@@ -9,7 +9,9 @@ fn readme() -> String {
 
 /// The text between the first pair of backticks after `marker`.
 fn quoted_after<'a>(text: &'a str, marker: &str) -> &'a str {
-    let at = text.find(marker).unwrap_or_else(|| panic!("README has no {marker:?}"));
+    let at = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("README has no {marker:?}"));
     let rest = &text[at + marker.len()..];
     let start = rest.find('`').expect("an opening backtick") + 1;
     let len = rest[start..].find('`').expect("a closing backtick");

@@ -198,6 +198,17 @@ impl ConsoleAdapter {
     }
 }
 
+/// One input line without its line ending; `Err` with the line decoded lossily when it was
+/// not valid UTF-8 (a Latin-1 byte must not end the input and drop every later command).
+fn decode_line(raw: &[u8]) -> Result<String, String> {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    match std::str::from_utf8(raw) {
+        Ok(line) => Ok(line.to_string()),
+        Err(_) => Err(String::from_utf8_lossy(raw).into_owned()),
+    }
+}
+
 enum Step {
     Nothing,
     Local(String),
@@ -219,7 +230,9 @@ impl ChatAdapter for ConsoleAdapter {
         let Some(input) = self.input.lock().await.take() else {
             anyhow::bail!("console: already running");
         };
-        let mut lines = BufReader::new(input).lines();
+        let mut input = BufReader::new(input);
+        let mut buf = Vec::new();
+        let mut warned = false;
         let mut place = Place {
             user: self.config.user.clone(),
             channel: self.config.channel.clone(),
@@ -227,12 +240,25 @@ impl ChatAdapter for ConsoleAdapter {
             last: None,
         };
         loop {
-            let line = match lines.next_line().await {
-                Ok(Some(line)) => line,
-                Ok(None) => break,
+            buf.clear();
+            match input.read_until(b'\n', &mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "console input unreadable; stopping input");
                     break;
+                }
+            }
+            let line = match decode_line(&buf) {
+                Ok(line) => line,
+                Err(line) => {
+                    if !warned {
+                        warned = true;
+                        self.print(
+                            "console: input is not valid UTF-8; bad bytes are read as \u{FFFD}",
+                        );
+                    }
+                    line
                 }
             };
             match self.line(&mut place, &line) {
