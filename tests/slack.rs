@@ -374,6 +374,28 @@ async fn thread_messages_carry_thread_and_exact_time_and_own_messages_are_ignore
     fake.assert_no_violations();
 }
 
+/// A Slack mention reaches the other platforms as the person's name, not the raw user id.
+#[tokio::test]
+async fn slack_mentions_become_names_for_the_other_platforms() {
+    let fake = FakeSlack::start(&[INC]).await;
+    fake.add_user("U0ALICE", "Alice Ops");
+    fake.add_user("U0BOB00001", "bob");
+    let mut r = connected(&fake).await;
+    fake.user_posts(
+        INC,
+        "U0ALICE",
+        "<@U0BOB00001> ping, and <@U0GONE0001> too; mail ops@UNIT2 <@U0BOB00001>",
+        None,
+    );
+    let ev = r.next().await;
+    assert_eq!(
+        ev.text, "@bob ping, and @U0GONE0001 too; mail ops@UNIT2 @bob",
+        "a user Slack does not know keeps the id"
+    );
+    assert_eq!(ev.author.display, "Alice Ops");
+    fake.assert_no_violations();
+}
+
 #[tokio::test]
 async fn edits_deletes_reactions_broadcasts_and_hidden_replies() {
     let fake = FakeSlack::start(&[INC]).await;
@@ -645,6 +667,10 @@ async fn threads_broadcasts_edits_deletes() {
     assert!(replies[1].deleted);
     // Deleting again: already gone is fine.
     r.adapter.send(&del).await.expect("delete twice");
+    // chat.update types `link_names` as a string; its default (no linking) is what we want.
+    for c in fake.calls("chat.update") {
+        assert_eq!(c.args.get("link_names"), None, "{:?}", c.args);
+    }
     fake.assert_no_violations();
 }
 
@@ -986,6 +1012,12 @@ async fn a_slack_instance_with_a_bad_token_stops_alone() {
     let mut flare = support::start(&toml, Arc::new(flare::clock::SystemClock), true).await;
     flare.type_lines(&["!inc open Disk full on db-2"]).await;
     flare.expect_console("INC-1", 1).await;
+    // On a busy machine the console can answer before the Slack instance first calls.
+    let asked = std::time::Instant::now();
+    while fake.calls("auth.test").is_empty() && asked.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         fake.connections().is_empty(),
         "the Slack instance did not connect"

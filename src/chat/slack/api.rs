@@ -216,7 +216,8 @@ impl WebApi {
     }
 
     pub async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<String, ApiError> {
-        let body = json!({"channel": channel, "ts": ts, "text": text, "link_names": false});
+        // No `link_names`: chat.update types it as a string, and its default is no linking.
+        let body = json!({"channel": channel, "ts": ts, "text": text});
         let v = self.call("chat.update", Body::Json(&body)).await?;
         ts_of("chat.update", &v)
     }

@@ -166,6 +166,20 @@ impl SlackAdapter {
             {
                 display = n.clone();
             }
+            let mut draft = draft;
+            let mut names = Vec::new();
+            for id in text::mentioned_ids(&draft.text) {
+                let name = self.api.display_name(&id).await;
+                names.push((id, name));
+            }
+            if !names.is_empty() {
+                draft.text = text::with_mention_names(&draft.text, |id| {
+                    names
+                        .iter()
+                        .find(|(i, n)| i == id && n != i)
+                        .map(|(_, n)| n.clone())
+                });
+            }
             let inbound = draft.into_inbound(&self.cfg.name, display);
             if sink.send(inbound).await.is_err() {
                 return;

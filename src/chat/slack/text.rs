@@ -80,6 +80,60 @@ pub fn is_user_id(id: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// Each `@<user id>` in plain text (what `plain` makes of `<@U0BOB00001>`), in order, with
+/// where it stands: the id's byte range.
+fn id_mentions(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    text.match_indices('@').filter_map(|(at, _)| {
+        // `a@USB2` is an address, not a mention.
+        if text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+        {
+            return None;
+        }
+        let start = at + 1;
+        let len = text[start..]
+            .bytes()
+            .take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            .count();
+        let id = &text[start..start + len];
+        let boundary = !text[start + len..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric);
+        (boundary && is_user_id(id)).then_some(start..start + len)
+    })
+}
+
+/// The distinct user ids mentioned as `@<user id>` in plain text.
+pub fn mentioned_ids(text: &str) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for r in id_mentions(text) {
+        if !ids.iter().any(|i| *i == text[r.clone()]) {
+            ids.push(text[r].to_string());
+        }
+    }
+    ids
+}
+
+/// Plain text with each `@<user id>` written as `@<name>`, for the other platforms, where a
+/// Slack id means nothing. Ids without a name stay as they are. (Destinations still
+/// neutralise the result, so it pings no one.)
+pub fn with_mention_names(text: &str, name_of: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut from = 0;
+    for r in id_mentions(text) {
+        if let Some(name) = name_of(&text[r.clone()]) {
+            out.push_str(&text[from..r.start]);
+            out.push_str(&name);
+            from = r.end;
+        }
+    }
+    out.push_str(&text[from..]);
+    out
+}
+
 /// The mrkdwn for a message: deliberate mentions first, then the author for mirrored text,
 /// then the escaped text.
 pub fn render(text: &str, mentions: &[String], author: Option<&str>) -> String {
@@ -156,6 +210,31 @@ pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn id_mentions_are_named_and_other_text_is_left_alone() {
+        let t = plain(
+            "<@U0BOB00001> ping <@U0BOB00001>, cc <@W0ANN02> and <@U9X|sam>: a@USB2 @U1x @UNKNOWN9",
+        );
+        assert_eq!(
+            t,
+            "@U0BOB00001 ping @U0BOB00001, cc @W0ANN02 and @sam: a@USB2 @U1x @UNKNOWN9"
+        );
+        assert_eq!(mentioned_ids(&t), ["U0BOB00001", "W0ANN02", "UNKNOWN9"]);
+        let named = with_mention_names(&t, |id| match id {
+            "U0BOB00001" => Some("bob".into()),
+            "W0ANN02" => Some("Ann Lee".into()),
+            _ => None,
+        });
+        assert_eq!(
+            named,
+            "@bob ping @bob, cc @Ann Lee and @sam: a@USB2 @U1x @UNKNOWN9"
+        );
+        assert_eq!(
+            with_mention_names("no mentions @ all", |_| None),
+            "no mentions @ all"
+        );
+    }
 
     #[test]
     fn inbound_mrkdwn_becomes_plain_text() {
