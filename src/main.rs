@@ -227,6 +227,13 @@ async fn timers(config: &Config) -> Result<ExitCode> {
 async fn run(config: &Config) -> Result<ExitCode> {
     let clock: SharedClock = Arc::new(SystemClock);
     let running = flare::app::start(config, clock, Vec::new()).await?;
+    if running.adapters.is_empty() {
+        tracing::warn!(
+            "no chat platform is configured, so nobody can reach Flare: add an [[irc]], \
+             [[slack]] or [[rocketchat]] section to the configuration (see \
+             config/flare.example.toml), or try it with `flare console`"
+        );
+    }
     tracing::info!(
         platforms = running.adapters.len(),
         "flare is running; Ctrl-C or SIGTERM stops it"

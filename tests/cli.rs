@@ -292,3 +292,41 @@ fn console_reads_invalid_utf8_lossily_and_carries_on() {
     assert!(out.contains("Opened INC-3 [SEV3]"), "{out}");
     assert_eq!(out.matches("not valid UTF-8").count(), 1, "{out}");
 }
+
+/// `flare run` with no chat platform says so at start, and how to add one.
+#[test]
+fn run_without_platforms_warns_how_to_add_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flare"))
+        .arg("run")
+        .env_remove("FLARE_CONFIG")
+        .env_remove("FLARE_LOG")
+        .env("FLARE__DATABASE__URL", &url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flare runs");
+    let err = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(err)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("no chat platform is configured"))
+    });
+    let started = std::time::Instant::now();
+    while !reader.is_finished() && started.elapsed() < std::time::Duration::from_secs(20) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The warning comes before the signal handlers are installed: no exit status to check.
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = reader.join().expect("reader").expect("the warning");
+    assert!(
+        line.contains("[[irc]], [[slack]] or [[rocketchat]]"),
+        "{line}"
+    );
+    assert!(line.contains("flare console"), "{line}");
+}
