@@ -330,3 +330,29 @@ fn run_without_platforms_warns_how_to_add_one() {
     );
     assert!(line.contains("flare console"), "{line}");
 }
+
+/// Titles and messages with terminal escapes, NUL, CR and bidi overrides reach the
+/// terminal as harmless visible text: no control byte is printed.
+#[test]
+fn console_output_carries_no_terminal_control_characters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let env = [("FLARE__DATABASE__URL", url.as_str())];
+    let o = flare(
+        &["console"],
+        &env,
+        Some(
+            "!inc open Checkout \u{1b}]0;pwned\u{7} down \u{202E}1ves sev1\n/thread INC-1\n!inc update looking\u{1b}[2J \u{0}\u{9b}1m now\n",
+        ),
+    );
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.contains("Checkout ␛]0;pwned␇ down 1ves"), "{out}");
+    assert!(out.contains("looking␛[2J \u{FFFD}1m now"), "{out}");
+    let controls: Vec<char> = out
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(controls.is_empty(), "{controls:?} in {out}");
+    assert!(!out.contains('\u{202E}'), "{out}");
+}

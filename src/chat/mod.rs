@@ -7,6 +7,7 @@ pub mod console;
 pub mod irc;
 pub mod rocketchat;
 pub mod slack;
+pub mod text;
 
 use std::fmt;
 use std::sync::Arc;

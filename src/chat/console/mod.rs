@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::watch;
 
+use crate::chat::text::neutralise_controls;
 use crate::chat::{
     Author, ChatAdapter, Inbound, InboundKind, InboundSink, Outbound, PlatformKind, SendError,
     Sent, Style,
@@ -301,7 +302,7 @@ impl ChatAdapter for ConsoleAdapter {
         }
         if let Some(orig) = &msg.delete_of {
             text.push_str(&format!("(deleted {orig})"));
-            self.print(&format!("[{place}] {text}"));
+            self.print(&neutralise_controls(&format!("[{place}] {text}")));
             return Ok(Sent {
                 remote_id: orig.clone(),
                 thread: None,
@@ -317,7 +318,7 @@ impl ChatAdapter for ConsoleAdapter {
         for l in lines {
             printed.push_str(&format!("\n    {l}"));
         }
-        self.print(&printed);
+        self.print(&neutralise_controls(&printed));
         Ok(Sent {
             remote_id: msg.edit_of.clone().unwrap_or(id),
             thread: (msg.style == Style::ThreadRoot)

@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::chat::text::neutralise_controls;
 use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent, Style};
 use crate::config::Problem;
 
@@ -366,7 +367,11 @@ impl IrcAdapter {
         if msg.style == Style::Mirror
             && let Some(a) = &msg.author
         {
-            let a: String = safe_lines(a).join(" ").chars().take(64).collect();
+            let a: String = safe_lines(&neutralise_controls(a))
+                .join(" ")
+                .chars()
+                .take(64)
+                .collect();
             line_prefix.push_str(&defang(&a));
             line_prefix.push(' ');
         }
@@ -384,7 +389,7 @@ impl IrcAdapter {
             if msg.edit_of.is_some() {
                 body.push_str("(edited) ");
             }
-            safe_lines(&msg.text)
+            safe_lines(&neutralise_controls(&msg.text))
         };
         let budget = Self::budget(&st, cmd, target)
             .saturating_sub(line_prefix.len())

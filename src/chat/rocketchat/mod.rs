@@ -28,6 +28,7 @@ use ddp::{DdpConnection, DdpError, Event};
 use decode::{Novelty, RcMessage, SeenMessages, command_text, decode_message};
 use rest::{Rest, RestError};
 
+use crate::chat::text::neutralise_controls;
 use crate::chat::{
     Author, ChatAdapter, Inbound, InboundKind, InboundSink, Outbound, PlatformKind, SendError,
     Sent, Style,
@@ -752,12 +753,15 @@ impl RocketChatAdapter {
     }
 
     fn outbound_text(&self, msg: &Outbound) -> String {
-        let mut text = text::neutralise_mentions(&msg.text);
+        let mut text = text::neutralise_mentions(&neutralise_controls(&msg.text));
         if msg.style == Style::Mirror
             && !self.cfg.use_alias
             && let Some(author) = msg.author.as_deref().filter(|a| !a.is_empty())
         {
-            text = format!("{} {text}", text::neutralise_mentions(author));
+            text = format!(
+                "{} {text}",
+                text::neutralise_mentions(&neutralise_controls(author))
+            );
         }
         let mentions = text::render_mentions(&msg.mentions);
         if !mentions.is_empty() {
@@ -857,7 +861,11 @@ impl ChatAdapter for RocketChatAdapter {
                 && self.cfg.use_alias
                 && let Some(author) = msg.author.as_deref().filter(|a| !a.is_empty())
             {
-                let alias: String = author.replace(['\n', '\r'], " ").chars().take(80).collect();
+                let alias: String = neutralise_controls(author)
+                    .replace('\n', " ")
+                    .chars()
+                    .take(80)
+                    .collect();
                 message["alias"] = Value::String(alias);
             }
             let sent_id = match self

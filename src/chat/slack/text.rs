@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::chat::text::neutralise_controls;
+
 /// Slack truncates above 40,000 characters; stay well under it so escaping never pushes a
 /// chunk over.
 pub const MAX_CHARS: usize = 12_000;
@@ -149,10 +151,10 @@ pub fn render(text: &str, mentions: &[String], author: Option<&str>) -> String {
     }
     if let Some(a) = author.filter(|a| !a.is_empty()) {
         out.push('*');
-        out.push_str(&escape(a).replace('*', "\u{2217}"));
+        out.push_str(&escape(&neutralise_controls(a)).replace('*', "\u{2217}"));
         out.push_str("* ");
     }
-    out.push_str(&escape(text));
+    out.push_str(&escape(&neutralise_controls(text)));
     out
 }
 
@@ -210,6 +212,12 @@ pub fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rendered_text_and_authors_carry_no_control_characters() {
+        let r = render("title \x1b]0;x\x07 \u{202E}cba", &[], Some("eve\x1b[31m"));
+        assert_eq!(r, "*eve␛[31m* title ␛]0;x␇ cba");
+    }
 
     #[test]
     fn id_mentions_are_named_and_other_text_is_left_alone() {
