@@ -162,41 +162,62 @@ pub struct FakeSlack {
     changed: Arc<Notify>,
 }
 
-/// Arguments each method takes (from the Web API spec); anything else is ignored by Slack,
-/// so sending it is a bug.
-fn known_args(method: &str) -> &'static [&'static str] {
+/// The type the Web API spec gives an argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArgType {
+    Str,
+    Bool,
+    /// The spec types `ts` as a number; Slack takes the string form (`"1700000000.000100"`).
+    Number,
+}
+
+/// Arguments each method takes, with their types, from the Web API spec (the OpenAPI
+/// document's `formData`/`query` parameters); anything else is ignored by Slack, so sending it
+/// is a bug, and so is a value of another type.
+fn spec_args(method: &str) -> &'static [(&'static str, ArgType)] {
+    use ArgType::*;
     match method {
         "chat.postMessage" => &[
-            "channel",
-            "text",
-            "blocks",
-            "attachments",
-            "thread_ts",
-            "reply_broadcast",
-            "link_names",
-            "mrkdwn",
-            "parse",
-            "username",
-            "icon_emoji",
-            "icon_url",
-            "as_user",
-            "unfurl_links",
-            "unfurl_media",
+            ("channel", Str),
+            ("text", Str),
+            ("blocks", Str),
+            ("attachments", Str),
+            ("thread_ts", Str),
+            ("reply_broadcast", Bool),
+            ("link_names", Bool),
+            ("mrkdwn", Bool),
+            ("parse", Str),
+            ("username", Str),
+            ("icon_emoji", Str),
+            ("icon_url", Str),
+            ("as_user", Str),
+            ("unfurl_links", Bool),
+            ("unfurl_media", Bool),
         ],
         "chat.update" => &[
-            "channel",
-            "ts",
-            "text",
-            "blocks",
-            "attachments",
-            "link_names",
-            "parse",
-            "as_user",
+            ("channel", Str),
+            ("ts", Str),
+            ("text", Str),
+            ("blocks", Str),
+            ("attachments", Str),
+            ("link_names", Str),
+            ("parse", Str),
+            ("as_user", Str),
         ],
-        "chat.delete" => &["channel", "ts", "as_user"],
-        "users.info" => &["user", "include_locale"],
-        "auth.test" | "apps.connections.open" => &[],
+        "chat.delete" => &[("channel", Str), ("ts", Number), ("as_user", Bool)],
+        "users.info" => &[("user", Str), ("include_locale", Bool)],
+        "conversations.open" => &[("channel", Str), ("users", Str), ("return_im", Bool)],
         _ => &[],
+    }
+}
+
+/// Whether `v` is of type `t` as Slack reads it: a form body carries every value as a string.
+fn has_type(v: &Value, t: ArgType, form: bool) -> bool {
+    match t {
+        ArgType::Str => v.is_string(),
+        ArgType::Bool if form => matches!(v.as_str(), Some("true" | "false" | "1" | "0")),
+        ArgType::Bool => v.is_boolean(),
+        ArgType::Number => v.is_number() || v.as_str().is_some_and(|s| s.parse::<f64>().is_ok()),
     }
 }
 
@@ -205,10 +226,6 @@ fn is_ts(s: &str) -> bool {
         return false;
     };
     a.len() == 10 && b.len() == 6 && a.bytes().chain(b.bytes()).all(|c| c.is_ascii_digit())
-}
-
-fn is_bool(v: &Value) -> bool {
-    v.is_boolean() || matches!(v.as_str(), Some("true" | "false" | "1" | "0"))
 }
 
 fn truthy(v: Option<&Value>) -> bool {
@@ -940,11 +957,15 @@ async fn web_api(
             "{method}: token in the body; use Authorization: Bearer"
         ));
     }
-    for k in args.keys() {
-        if !known_args(&method).contains(&k.as_str()) {
-            violations.push(format!(
+    for (k, v) in &args {
+        match spec_args(&method).iter().find(|(name, _)| name == k) {
+            None => violations.push(format!(
                 "{method}: unknown argument `{k}` (Slack ignores it)"
-            ));
+            )),
+            Some((_, t)) if !has_type(v, *t, !json_body) => violations.push(format!(
+                "{method}: `{k}` is not of the spec's type {t:?}: {v}"
+            )),
+            Some(_) => {}
         }
     }
     let token = auth
@@ -1094,19 +1115,6 @@ impl FakeSlack {
         args: &Map<String, Value>,
         v: &mut Vec<String>,
     ) -> Result<Value, &'static str> {
-        for k in [
-            "reply_broadcast",
-            "link_names",
-            "unfurl_links",
-            "unfurl_media",
-            "mrkdwn",
-        ] {
-            if let Some(x) = args.get(k)
-                && !is_bool(x)
-            {
-                v.push(format!("chat.postMessage: `{k}` is not a boolean: {x}"));
-            }
-        }
         let channel = self.check_channel(args, v, true)?;
         let text = args
             .get("text")
