@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::chat::{ChannelRole, PlatformKind, irc, rocketchat, slack};
+use crate::chat::{irc, rocketchat, slack};
+use crate::domain::platform::{ChannelRole, PlatformKind};
 
 /// One thing wrong with the configuration, with the key it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! The people directory: one person, one identity per platform, so "alice on Slack" and
 //! "alice on IRC" are the same responder.
 
-use crate::chat::PlatformKind;
 use crate::config::PersonConfig;
+use crate::domain::platform::PlatformKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {

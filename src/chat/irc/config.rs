@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::chat::{ChannelRole, PlatformKind};
 use crate::config::{Problem, parse_duration, secret};
+use crate::domain::platform::{ChannelRole, PlatformKind};
 
 /// How incident conversations are kept apart in a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::chat::{ChannelRole, PlatformKind};
 use crate::config::{ChannelConfig, Problem, parse_duration, secret};
+use crate::domain::platform::{ChannelRole, PlatformKind};
 
 #[derive(Clone, Deserialize)]
 #[serde(default)]
