@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::config::{ChannelConfig, Problem, secret};
+use super::{ChannelConfig, Problem, secret};
 use crate::domain::platform::{ChannelRole, PlatformKind};
 
 /// How Slack delivers events to Flare.
