@@ -8,9 +8,13 @@ pub mod irc;
 pub mod rocketchat;
 pub mod slack;
 
+mod calendar;
 mod env;
+mod paging;
+mod people;
 mod problem;
 mod sections;
+mod sla;
 
 use std::collections::BTreeMap;
 use std::path::Path;
