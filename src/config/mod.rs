@@ -13,10 +13,10 @@ mod env;
 mod paging;
 mod people;
 mod problem;
+mod resolve;
 mod sections;
 mod sla;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -24,6 +24,7 @@ use serde::Deserialize;
 use crate::domain::platform::{ChannelRole, PlatformKind};
 use env::apply_env_override;
 pub use problem::{ConfigError, Problem, parse_duration, redact_url, secret};
+pub use resolve::Settings;
 pub use sections::{
     AnnouncementConfig, CalendarConfig, ChannelConfig, CommandsConfig, ConsoleConfig,
     DatabaseConfig, DeliveryConfig, EscalationConfig, EscalationStepConfig, MirrorConfig,
@@ -54,196 +55,101 @@ pub struct Config {
     pub announcement: Vec<AnnouncementConfig>,
 }
 
+/// The configuration file, read and checked once: the sections as written (the adapters and
+/// the database take theirs) and the settings resolved from them.
+pub struct Loaded {
+    pub config: Config,
+    pub settings: Settings,
+}
+
+/// Reads `path` (or only defaults when `None`), applies `FLARE__...` overrides from `env`, and
+/// checks and resolves everything, or lists every problem.
+pub fn load(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+            path: p.to_path_buf(),
+            source,
+        })?,
+        None => String::new(),
+    };
+    parse(&text, env)
+}
+
+/// [`load`] for a file's text.
+pub fn parse(
+    text: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    let mut problems = Vec::new();
+    let mut root: toml::Value = match toml::from_str::<toml::Table>(text) {
+        Ok(t) => toml::Value::Table(t),
+        Err(e) => {
+            let key = e
+                .span()
+                .map(|s| format!("line {}", text[..s.start].lines().count().max(1)))
+                .unwrap_or_else(|| "file".into());
+            return Err(ConfigError::Invalid(vec![Problem {
+                key,
+                reason: e.message().to_string(),
+            }]));
+        }
+    };
+    let mut env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("FLARE__"))
+        .collect();
+    env.sort();
+    for (k, v) in env {
+        apply_env_override(&mut root, &k, &v, &mut problems);
+    }
+    let mut unknown = Vec::new();
+    let mut track = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let de = serde_ignored::Deserializer::new(root, &mut track);
+    let config: Result<Config, _> = serde_path_to_error::deserialize(de);
+    for key in unknown {
+        problems.push(Problem {
+            key,
+            reason: "unknown key".into(),
+        });
+    }
+    let config = match config {
+        Ok(c) => c,
+        Err(e) => {
+            problems.push(Problem {
+                key: e.path().to_string(),
+                reason: e.inner().to_string(),
+            });
+            return Err(ConfigError::Invalid(problems));
+        }
+    };
+    match Settings::from_config(&config) {
+        Ok(settings) if problems.is_empty() => Ok(Loaded { config, settings }),
+        Ok(_) => Err(ConfigError::Invalid(problems)),
+        Err(p) => {
+            problems.extend(p);
+            Err(ConfigError::Invalid(problems))
+        }
+    }
+}
+
 impl Config {
-    /// Loads `path` (or only defaults when `None`), applies `FLARE__...` overrides from `env`,
-    /// and validates everything.
+    /// The sections of [`load`], for callers that resolve them later.
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let text = match path {
-            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                path: p.to_path_buf(),
-                source,
-            })?,
-            None => String::new(),
-        };
-        Self::from_str_with_env(&text, env)
+        load(path, env).map(|l| l.config)
     }
 
+    /// The sections of [`parse`], for callers that resolve them later.
     pub fn from_str_with_env(
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut problems = Vec::new();
-        let mut root: toml::Value = match toml::from_str::<toml::Table>(text) {
-            Ok(t) => toml::Value::Table(t),
-            Err(e) => {
-                let key = e
-                    .span()
-                    .map(|s| format!("line {}", text[..s.start].lines().count().max(1)))
-                    .unwrap_or_else(|| "file".into());
-                return Err(ConfigError::Invalid(vec![Problem {
-                    key,
-                    reason: e.message().to_string(),
-                }]));
-            }
-        };
-        let mut env: Vec<(String, String)> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("FLARE__"))
-            .collect();
-        env.sort();
-        for (k, v) in env {
-            apply_env_override(&mut root, &k, &v, &mut problems);
-        }
-        let mut unknown = Vec::new();
-        let mut track = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-        let de = serde_ignored::Deserializer::new(root, &mut track);
-        let config: Result<Config, _> = serde_path_to_error::deserialize(de);
-        for key in unknown {
-            problems.push(Problem {
-                key,
-                reason: "unknown key".into(),
-            });
-        }
-        let config = match config {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(Problem {
-                    key: e.path().to_string(),
-                    reason: e.inner().to_string(),
-                });
-                return Err(ConfigError::Invalid(problems));
-            }
-        };
-        config.validate(&mut problems);
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError::Invalid(problems))
-        }
-    }
-
-    fn validate(&self, problems: &mut Vec<Problem>) {
-        if let Err(p) = crate::domain::calendar::BusinessCalendar::from_config(&self.calendar) {
-            problems.extend(p);
-        }
-        match crate::domain::sla::SlaPolicy::from_config(&self.sla) {
-            Err(p) => problems.extend(p),
-            Ok(policy) => {
-                for (i, r) in self.sla.reminders.iter().enumerate() {
-                    let key = format!("sla.reminders[{i}]");
-                    match crate::domain::reminder::Offset::parse(r) {
-                        Err(reason) => problems.push(Problem { key, reason }),
-                        Ok(o) => {
-                            for w in [policy.business, policy.after_hours] {
-                                if o.within(w).is_none() {
-                                    problems.push(Problem {
-                                        key: key.clone(),
-                                        reason: format!(
-                                            "`{r}` falls outside the {} ack window",
-                                            humantime::format_duration(
-                                                w.to_std().unwrap_or_default()
-                                            )
-                                        ),
-                                    });
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if self.database.url_file.is_none()
-            && !(self.database.url.starts_with("sqlite:")
-                || self.database.url.starts_with("postgres://")
-                || self.database.url.starts_with("postgresql://"))
-        {
-            problems.push(Problem {
-                key: "database.url".into(),
-                reason: format!(
-                    "`{}` is neither a sqlite:// nor a postgres:// URL",
-                    redact_url(&self.database.url)
-                ),
-            });
-        }
-        if self.database.max_connections == 0 {
-            problems.push(Problem {
-                key: "database.max_connections".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-        for (i, c) in self.commands.responders_only.iter().enumerate() {
-            if !crate::domain::command::RESTRICTABLE.contains(&c.as_str()) {
-                problems.push(Problem {
-                    key: format!("commands.responders_only[{i}]"),
-                    reason: format!(
-                        "`{c}` is not a command that can be restricted (one of {})",
-                        crate::domain::command::RESTRICTABLE.join(", ")
-                    ),
-                });
-            }
-        }
-        if !self.mirror.attribution.contains("{name}") {
-            problems.push(Problem {
-                key: "mirror.attribution".into(),
-                reason: "must contain {name}".into(),
-            });
-        }
-        let d = &self.delivery;
-        parse_duration("delivery.initial_backoff", &d.initial_backoff, problems);
-        parse_duration("delivery.max_backoff", &d.max_backoff, problems);
-        if d.max_attempts == 0 {
-            problems.push(Problem {
-                key: "delivery.max_attempts".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-        let mut names = BTreeMap::new();
-        for (i, p) in self.people.iter().enumerate() {
-            if p.name.trim().is_empty() {
-                problems.push(Problem {
-                    key: format!("people[{i}].name"),
-                    reason: "every person needs a name".into(),
-                });
-            } else if names.insert(p.name.to_lowercase(), i).is_some() {
-                problems.push(Problem {
-                    key: format!("people[{i}].name"),
-                    reason: format!("`{}` is listed twice", p.name),
-                });
-            }
-        }
-        let mut platforms = BTreeMap::new();
-        let mut seen = |name: &str, key: String, problems: &mut Vec<Problem>| {
-            if name.is_empty() {
-                problems.push(Problem {
-                    key,
-                    reason: "every platform needs a name".into(),
-                });
-            } else if name == "console" || platforms.insert(name.to_string(), ()).is_some() {
-                problems.push(Problem {
-                    key,
-                    reason: format!("platform name `{name}` is used twice (or is `console`)"),
-                });
-            }
-        };
-        if let Err(p) = crate::domain::paging::Paging::from_config(self) {
-            problems.extend(p);
-        }
-        for (i, c) in self.irc.iter().enumerate() {
-            seen(&c.name, format!("irc[{i}].name"), problems);
-            c.validate(&format!("irc[{i}]"), problems);
-        }
-        for (i, c) in self.slack.iter().enumerate() {
-            seen(&c.name, format!("slack[{i}].name"), problems);
-            c.validate(&format!("slack[{i}]"), problems);
-        }
-        for (i, c) in self.rocketchat.iter().enumerate() {
-            seen(&c.name, format!("rocketchat[{i}].name"), problems);
-            c.validate(&format!("rocketchat[{i}]"), problems);
-        }
+        parse(text, env).map(|l| l.config)
     }
 
     /// The database URL, read from `url_file` when given.
