@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flare::chat::ChatAdapter;
 use flare::chat::console::ConsoleAdapter;
 use flare::clock::{Clock, SharedClock, SystemClock};
-use flare::config::{Config, Loaded, Settings};
+use flare::config::{Loaded, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -233,7 +233,6 @@ async fn run(loaded: Loaded) -> Result<ExitCode> {
 
 async fn console(loaded: Loaded) -> Result<ExitCode> {
     let Loaded { config, settings } = loaded;
-    let config: &Config = &config;
     let clock: SharedClock = Arc::new(SystemClock);
     let adapter = Arc::new(ConsoleAdapter::new(
         config.console.clone(),
@@ -244,7 +243,7 @@ async fn console(loaded: Loaded) -> Result<ExitCode> {
     let mut closed = adapter.input_closed();
     let roles = config.console_roles();
     let running = flare::app::start_with(
-        config,
+        &config,
         settings,
         clock,
         vec![(adapter.clone() as Arc<dyn ChatAdapter>, roles)],

@@ -89,7 +89,7 @@ pub struct BusinessCalendar {
 impl BusinessCalendar {
     /// A calendar from checked values: `start` before `end`, both seconds from local
     /// midnight, `end` at most a whole day. The configuration checks and converts its section
-    /// (`crate::config`), so the rules never depend on how they were written down.
+    /// (`src/config/calendar.rs`), so the rules never depend on how they were written down.
     pub fn new(
         zone: Tz,
         business_days: [bool; 7],

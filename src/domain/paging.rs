@@ -1,5 +1,5 @@
 //! Everything the SLA clock pages people with: rotations, escalation paths, update nudges
-//! and scheduled announcements. Built from the configuration by `crate::config`.
+//! and scheduled announcements. Built from the configuration in `src/config/paging.rs`.
 
 use chrono::Duration;
 
