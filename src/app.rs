@@ -60,6 +60,16 @@ pub async fn start(
     extra: Vec<(Arc<dyn ChatAdapter>, Vec<ChannelRole>)>,
 ) -> anyhow::Result<Running> {
     let settings = Settings::from_config(config).map_err(problems_to_error)?;
+    start_with(config, settings, clock, extra).await
+}
+
+/// [`start`] with the settings already resolved from `config` (`config::load`).
+pub async fn start_with(
+    config: &Config,
+    settings: Settings,
+    clock: SharedClock,
+    extra: Vec<(Arc<dyn ChatAdapter>, Vec<ChannelRole>)>,
+) -> anyhow::Result<Running> {
     let policy = RetryPolicy::from_config(config).map_err(problems_to_error)?;
     let url = config.database_url()?;
     let store = store::open(&url, config.database.max_connections)

@@ -13,3 +13,4 @@ pub mod domain;
 pub mod engine;
 pub mod scheduler;
 pub mod store;
+pub mod wake;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use flare::chat::ChatAdapter;
 use flare::chat::console::ConsoleAdapter;
 use flare::clock::{Clock, SharedClock, SystemClock};
-use flare::config::Config;
+use flare::config::{Loaded, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -110,8 +110,9 @@ fn config_path(explicit: Option<PathBuf>) -> Option<PathBuf> {
     })
 }
 
-fn load_config(path: Option<&Path>) -> Result<Config> {
-    Ok(Config::load(path, std::env::vars())?)
+/// The configuration, checked and resolved once for the whole run.
+fn load_config(path: Option<&Path>) -> Result<Loaded> {
+    Ok(flare::config::load(path, std::env::vars())?)
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
@@ -120,11 +121,11 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Some(Cmd::CheckConfig { path: p }) => Ok(check_config(p.or(path).as_deref())),
         Some(Cmd::Sla { json, instant }) => {
-            let config = load_config(path.as_deref())?;
-            sla(&config, json, instant.as_deref())
+            let loaded = load_config(path.as_deref())?;
+            sla(&loaded.settings, json, instant.as_deref())
         }
         Some(Cmd::Migrate) => {
-            let config = load_config(path.as_deref())?;
+            let config = load_config(path.as_deref())?.config;
             let url = config.database_url()?;
             let store = flare::store::open(&url, 1).await.with_context(|| {
                 format!(
@@ -137,22 +138,22 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Cmd::Timers) => {
-            let config = load_config(path.as_deref())?;
-            timers(&config).await
+            let loaded = load_config(path.as_deref())?;
+            timers(&loaded).await
         }
         Some(Cmd::Run) => {
-            let config = load_config(path.as_deref())?;
-            run(&config).await
+            let loaded = load_config(path.as_deref())?;
+            run(loaded).await
         }
         None | Some(Cmd::Console) => {
-            let config = load_config(path.as_deref())?;
-            console(&config).await
+            let loaded = load_config(path.as_deref())?;
+            console(loaded).await
         }
     }
 }
 
 fn check_config(path: Option<&Path>) -> ExitCode {
-    match Config::load(path, std::env::vars()) {
+    match flare::config::load(path, std::env::vars()) {
         Ok(_) => {
             println!(
                 "{}: ok",
@@ -170,9 +171,7 @@ fn check_config(path: Option<&Path>) -> ExitCode {
     }
 }
 
-fn sla(config: &Config, json: bool, instant: Option<&str>) -> Result<ExitCode> {
-    let settings = flare::engine::Settings::from_config(config)
-        .map_err(flare::config::ConfigError::Invalid)?;
+fn sla(settings: &Settings, json: bool, instant: Option<&str>) -> Result<ExitCode> {
     let at: DateTime<Utc> = match instant {
         Some(s) => DateTime::parse_from_rfc3339(s)
             .with_context(|| {
@@ -190,10 +189,9 @@ fn sla(config: &Config, json: bool, instant: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn timers(config: &Config) -> Result<ExitCode> {
-    let settings = flare::engine::Settings::from_config(config)
-        .map_err(flare::config::ConfigError::Invalid)?;
-    let url = config.database_url()?;
+async fn timers(loaded: &Loaded) -> Result<ExitCode> {
+    let settings = &loaded.settings;
+    let url = loaded.config.database_url()?;
     let store = flare::store::open(&url, 1).await?;
     let mut tx = store.begin().await?;
     let timers = tx.pending_timers(None).await?;
@@ -224,9 +222,10 @@ async fn timers(config: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run(config: &Config) -> Result<ExitCode> {
+async fn run(loaded: Loaded) -> Result<ExitCode> {
     let clock: SharedClock = Arc::new(SystemClock);
-    let running = flare::app::start(config, clock, Vec::new()).await?;
+    let running =
+        flare::app::start_with(&loaded.config, loaded.settings, clock, Vec::new()).await?;
     if running.adapters.is_empty() {
         tracing::warn!(
             "no chat platform is configured, so nobody can reach Flare: add an [[irc]], \
@@ -244,7 +243,8 @@ async fn run(config: &Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn console(config: &Config) -> Result<ExitCode> {
+async fn console(loaded: Loaded) -> Result<ExitCode> {
+    let Loaded { config, settings } = loaded;
     let clock: SharedClock = Arc::new(SystemClock);
     let adapter = Arc::new(ConsoleAdapter::new(
         config.console.clone(),
@@ -254,8 +254,9 @@ async fn console(config: &Config) -> Result<ExitCode> {
     ));
     let mut closed = adapter.input_closed();
     let roles = config.console_roles();
-    let running = flare::app::start(
-        config,
+    let running = flare::app::start_with(
+        &config,
+        settings,
         clock,
         vec![(adapter.clone() as Arc<dyn ChatAdapter>, roles)],
     )

@@ -10,5 +10,6 @@ pub mod incident;
 pub mod oncall;
 pub mod paging;
 pub mod people;
+pub mod platform;
 pub mod reminder;
 pub mod sla;

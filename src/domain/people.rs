@@ -1,8 +1,7 @@
 //! The people directory: one person, one identity per platform, so "alice on Slack" and
 //! "alice on IRC" are the same responder.
 
-use crate::chat::PlatformKind;
-use crate::config::PersonConfig;
+use crate::domain::platform::PlatformKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -53,21 +52,8 @@ fn same_id(kind: PlatformKind, a: &str, b: &str) -> bool {
 }
 
 impl Directory {
-    pub fn from_config(people: &[PersonConfig]) -> Self {
-        Directory {
-            people: people
-                .iter()
-                .map(|p| Person {
-                    name: p.name.clone(),
-                    slack: p.slack.clone(),
-                    rocketchat: p.rocketchat.clone(),
-                    irc: p.irc.clone(),
-                    console: p.console.clone(),
-                    email: p.email.clone(),
-                    responder: p.responder.unwrap_or(true),
-                })
-                .collect(),
-        }
+    pub fn new(people: Vec<Person>) -> Self {
+        Directory { people }
     }
 
     pub fn people(&self) -> &[Person] {
@@ -125,12 +111,14 @@ mod tests {
     use super::*;
 
     fn dir() -> Directory {
-        Directory::from_config(&[PersonConfig {
+        Directory::new(vec![Person {
             name: "alice".into(),
             slack: Some("U01ALICE".into()),
             rocketchat: Some("alice.r".into()),
             irc: Some("Alice".into()),
-            ..Default::default()
+            console: None,
+            email: None,
+            responder: true,
         }])
     }
 

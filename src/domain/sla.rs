@@ -4,11 +4,7 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::json;
 
-use crate::config::{Problem, SlaConfig, parse_duration};
 use crate::domain::calendar::{BusinessCalendar, TimeClass};
-
-/// Longest ack window accepted from config: anything longer is surely a typo.
-const MAX_WINDOW_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlaPolicy {
@@ -34,19 +30,6 @@ pub enum SlaOutcome {
 }
 
 impl SlaPolicy {
-    pub fn from_config(c: &SlaConfig) -> Result<Self, Vec<Problem>> {
-        let mut problems = Vec::new();
-        let business = window("sla.business_ack", &c.business_ack, &mut problems);
-        let after_hours = window("sla.after_hours_ack", &c.after_hours_ack, &mut problems);
-        match (business, after_hours) {
-            (Some(business), Some(after_hours)) if problems.is_empty() => Ok(SlaPolicy {
-                business,
-                after_hours,
-            }),
-            _ => Err(problems),
-        }
-    }
-
     /// Classifies the start and picks the window: the business one only in business hours.
     pub fn assess(&self, cal: &BusinessCalendar, started_at: DateTime<Utc>) -> SlaAssessment {
         let class = cal.classify(started_at);
@@ -72,24 +55,6 @@ impl Default for SlaPolicy {
         SlaPolicy {
             business: Duration::minutes(15),
             after_hours: Duration::minutes(60),
-        }
-    }
-}
-
-/// A configured window: positive and at most [`MAX_WINDOW_DAYS`].
-fn window(key: &str, value: &str, problems: &mut Vec<Problem>) -> Option<Duration> {
-    let d = parse_duration(key, value, problems)?;
-    let max = Duration::days(MAX_WINDOW_DAYS);
-    match Duration::from_std(d) {
-        Ok(d) if d > Duration::zero() && d <= max => Some(d),
-        _ => {
-            problems.push(Problem {
-                key: key.to_string(),
-                reason: format!(
-                    "`{value}` must be longer than zero and at most {MAX_WINDOW_DAYS} days"
-                ),
-            });
-            None
         }
     }
 }
@@ -232,48 +197,22 @@ fn utc_text(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::CalendarConfig;
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
 
     fn cal() -> BusinessCalendar {
-        BusinessCalendar::from_config(&CalendarConfig::default()).unwrap()
-    }
-
-    #[test]
-    fn default_policy_matches_default_config() {
-        let p = SlaPolicy::from_config(&SlaConfig::default()).unwrap();
-        assert_eq!(p, SlaPolicy::default());
-    }
-
-    #[test]
-    fn bad_windows_are_problems_with_keys() {
-        let c = SlaConfig {
-            business_ack: "soon".into(),
-            after_hours_ack: "0s".into(),
-            ack_on_first_reply: true,
-            ..SlaConfig::default()
-        };
-        let keys: Vec<String> = SlaPolicy::from_config(&c)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect();
-        assert_eq!(keys, vec!["sla.business_ack", "sla.after_hours_ack"]);
-        let c = SlaConfig {
-            business_ack: "31days".into(),
-            after_hours_ack: "30days".into(),
-            ack_on_first_reply: true,
-            ..SlaConfig::default()
-        };
-        let keys: Vec<String> = SlaPolicy::from_config(&c)
-            .unwrap_err()
-            .into_iter()
-            .map(|p| p.key)
-            .collect();
-        assert_eq!(keys, vec!["sla.business_ack"]);
+        // The default `[calendar]`: New York, weekdays 07:00 to 20:00, US federal holidays.
+        let weekdays = [true, true, true, true, true, false, false];
+        BusinessCalendar::new(
+            chrono_tz::America::New_York,
+            weekdays,
+            7 * 3600,
+            20 * 3600,
+            true,
+            Default::default(),
+        )
     }
 
     #[test]

@@ -13,16 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::chat::{ChannelRole, Inbound, InboundKind, Style};
 use crate::clock::SharedClock;
-use crate::config::{Config, Problem};
 use crate::delivery::Wake;
-use crate::domain::calendar::BusinessCalendar;
 use crate::domain::command::{self, Command, Parsed};
 use crate::domain::incident::{
     Incident, IncidentId, Source, Status, TimelineEvent, check_reopen, check_transition,
 };
-use crate::domain::people::{Actor, Directory};
-use crate::domain::reminder::Offset;
-use crate::domain::sla::SlaPolicy;
+use crate::domain::people::Actor;
 use crate::store::{
     Delivery, DeliveryStatus, MessageKey, NewDelivery, NewIncident, NewTimer, SharedStore,
     StoreError, ThreadRow, Tx,
@@ -63,49 +59,8 @@ pub struct Outcome {
     pub deliveries: usize,
 }
 
-/// Settings the engine needs, built once from the configuration.
-pub struct Settings {
-    pub calendar: BusinessCalendar,
-    pub sla: SlaPolicy,
-    pub reminders: Vec<Offset>,
-    pub ack_on_first_reply: bool,
-    pub responders_only: HashSet<String>,
-    pub attribution: String,
-    pub directory: Directory,
-    /// Rotations, escalation paths, nudges and announcements (see `timers`).
-    pub paging: crate::domain::paging::Paging,
-}
-
-impl Settings {
-    pub fn from_config(c: &Config) -> Result<Settings, Vec<Problem>> {
-        let calendar = BusinessCalendar::from_config(&c.calendar)?;
-        let sla = SlaPolicy::from_config(&c.sla)?;
-        let reminders = c
-            .sla
-            .reminders
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                Offset::parse(r).map_err(|reason| {
-                    vec![Problem {
-                        key: format!("sla.reminders[{i}]"),
-                        reason,
-                    }]
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Settings {
-            calendar,
-            sla,
-            reminders,
-            ack_on_first_reply: c.sla.ack_on_first_reply,
-            responders_only: c.commands.responders_only.iter().cloned().collect(),
-            attribution: c.mirror.attribution.clone(),
-            directory: Directory::from_config(&c.people),
-            paging: crate::domain::paging::Paging::from_config(c)?,
-        })
-    }
-}
+/// Built once from the configuration, by the function that checks it (`crate::config`).
+pub use crate::config::Settings;
 
 pub struct Engine {
     store: SharedStore,

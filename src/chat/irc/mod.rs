@@ -3,7 +3,8 @@
 //! `run` owns the connection (see `conn`); `send` renders, splits and rate-limits lines and
 //! hands them to the live connection's writer.
 
-pub mod config;
+/// This adapter's section of the configuration (kept with the rest of the configuration).
+pub use crate::config::irc as config;
 mod conn;
 pub mod flood;
 pub mod message;

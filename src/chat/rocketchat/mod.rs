@@ -6,7 +6,8 @@
 //! by a command (`@flare open db down` -> `!incident open db down`). Rocket.Chat slash commands
 //! only exist when a server-side app registers them, so they are out of scope.
 
-pub mod config;
+/// This adapter's section of the configuration (kept with the rest of the configuration).
+pub use crate::config::rocketchat as config;
 pub mod ddp;
 pub mod decode;
 pub mod rest;

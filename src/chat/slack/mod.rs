@@ -6,7 +6,8 @@
 //! [`Inbound`] events, so slow name lookups never delay an ack and order is kept.
 
 pub mod api;
-pub mod config;
+/// This adapter's section of the configuration (kept with the rest of the configuration).
+pub use crate::config::slack as config;
 pub mod events;
 pub mod http;
 pub mod signature;

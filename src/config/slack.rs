@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::chat::{ChannelRole, PlatformKind};
-use crate::config::{ChannelConfig, Problem, secret};
+use super::{ChannelConfig, Problem, secret};
+use crate::domain::platform::{ChannelRole, PlatformKind};
 
 /// How Slack delivers events to Flare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]

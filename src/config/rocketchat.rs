@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::chat::{ChannelRole, PlatformKind};
-use crate::config::{ChannelConfig, Problem, parse_duration, secret};
+use super::{ChannelConfig, Problem, parse_duration, secret};
+use crate::domain::platform::{ChannelRole, PlatformKind};
 
 #[derive(Clone, Deserialize)]
 #[serde(default)]
@@ -300,7 +300,7 @@ mod tests {
 
     #[test]
     fn the_example_config_is_valid() {
-        let text = include_str!("../../../config/flare.example.toml");
+        let text = include_str!("../../config/flare.example.toml");
         let env = [
             ("FLARE__SLACK__0__BOT_TOKEN", "xoxb-1"),
             ("FLARE__SLACK__0__APP_TOKEN", "xapp-1"),

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::chat::{ChannelRole, PlatformKind};
-use crate::config::{Problem, parse_duration, secret};
+use super::{Problem, parse_duration, secret};
+use crate::domain::platform::{ChannelRole, PlatformKind};
 
 /// How incident conversations are kept apart in a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn example_config_is_valid_and_complete() {
-        let text = include_str!("../../../config/flare.example.toml");
+        let text = include_str!("../../config/flare.example.toml");
         let env = [
             ("FLARE__SLACK__0__BOT_TOKEN", "xoxb-1"),
             ("FLARE__SLACK__0__APP_TOKEN", "xapp-1"),
