@@ -4,7 +4,11 @@
 //! The engine works inside a [`Tx`]: everything one inbound event changes (incident, timeline,
 //! outbox rows, timers) commits or rolls back together.
 
+mod migrations;
+mod queries;
 mod sql;
+mod sqlite;
+mod values;
 
 use std::sync::Arc;
 

@@ -2,50 +2,17 @@
 //! SQLite and PostgreSQL), so one macro writes both implementations; only connecting, row
 //! locks and the way a write transaction starts differ.
 
-use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-
+use super::migrations::migrator;
+use super::queries::*;
+use super::sqlite::batch::{
+    CONFLICT_GUARD, INCIDENT_VERSION_GUARD, anonymous_placeholders, next_soon,
+};
+use super::values::Val;
 use super::*;
 use crate::domain::incident::{IncidentId, Source};
-
-const INCIDENT_COLUMNS: &str = "id, title, severity, status, commander, impacted_apps, \
-    business_impact, opened_by, opened_platform, opened_channel, started_at, sla_class, \
-    sla_window_secs, ack_deadline, acknowledged_at, acknowledged_by, acknowledged_where, \
-    resolved_at, resolution, last_update_at, version";
-
-const DELIVERY_COLUMNS: &str = "id, platform, channel, incident_id, style, in_thread, \
-    thread_ref, author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
-    next_attempt_at, last_error, remote_id, created_at, sent_at";
-
-const TIMER_COLUMNS: &str = "id, incident_id, kind, due_at, payload, state, fired_at, late_ms";
-
-const MESSAGE_COLUMNS: &str = "id, platform, channel, message_id, thread, incident_id, \
-    author_id, author_display, text, sent_at, received_at";
-
-fn migrator(files: &[(i64, &'static str, &'static str)]) -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(
-            files
-                .iter()
-                .map(|(v, d, sql)| {
-                    Migration::new(
-                        *v,
-                        Cow::Borrowed(*d),
-                        MigrationType::Simple,
-                        Cow::Borrowed(*sql),
-                        false,
-                    )
-                })
-                .collect(),
-        ),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    }
-}
 
 fn parse_style(s: &str) -> Result<Style> {
     Style::parse(s).ok_or_else(|| StoreError::Corrupt(format!("delivery style `{s}`")))
@@ -61,119 +28,12 @@ fn parse_status(s: &str) -> Result<crate::domain::incident::Status> {
         .map_err(|_| StoreError::Corrupt(format!("status `{s}`")))
 }
 
-fn join_list(items: &[String]) -> String {
-    items.join("\n")
-}
-
 fn split_list(s: &str) -> Vec<String> {
     s.split('\n')
         .filter(|x| !x.is_empty())
         .map(str::to_string)
         .collect()
 }
-
-/// The largest power of two that is at most `left` and `max`: chunking a batch this way keeps
-/// the number of distinct statement texts (and prepared statements) small.
-fn chunk_len(left: usize, max: usize) -> usize {
-    let n = left.min(max);
-    1 << (usize::BITS - 1 - n.leading_zeros())
-}
-
-/// `rest` in order, in chunks of at most `max` rows, each a power of two long.
-fn pow2_chunks<T>(mut rest: &[T], max: usize) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let (chunk, tail) = rest.split_at(chunk_len(rest.len(), max));
-        rest = tail;
-        Some(chunk)
-    })
-}
-
-/// `($first, ..., $(first+cols-1), tail), (...)` for `rows` rows of `cols` bound columns each,
-/// numbering placeholders from `first`.
-fn values_rows(rows: usize, cols: usize, first: usize, tail: &str) -> String {
-    let mut s = String::with_capacity(rows * (cols * 5 + tail.len() + 4));
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&(first + r * cols + c).to_string());
-        }
-        if !tail.is_empty() {
-            s.push_str(", ");
-            s.push_str(tail);
-        }
-        s.push(')');
-    }
-    s
-}
-
-/// A bound value of a deferred statement.
-#[derive(Debug, Clone)]
-enum Val {
-    Int(Option<i64>),
-    Text(Option<String>),
-    Bool(bool),
-    Time(Option<DateTime<Utc>>),
-}
-
-impl From<i64> for Val {
-    fn from(v: i64) -> Val {
-        Val::Int(Some(v))
-    }
-}
-impl From<Option<i64>> for Val {
-    fn from(v: Option<i64>) -> Val {
-        Val::Int(v)
-    }
-}
-impl From<&str> for Val {
-    fn from(v: &str) -> Val {
-        Val::Text(Some(v.to_string()))
-    }
-}
-impl From<String> for Val {
-    fn from(v: String) -> Val {
-        Val::Text(Some(v))
-    }
-}
-impl From<&String> for Val {
-    fn from(v: &String) -> Val {
-        Val::Text(Some(v.clone()))
-    }
-}
-impl From<&Option<String>> for Val {
-    fn from(v: &Option<String>) -> Val {
-        Val::Text(v.clone())
-    }
-}
-impl From<bool> for Val {
-    fn from(v: bool) -> Val {
-        Val::Bool(v)
-    }
-}
-impl From<DateTime<Utc>> for Val {
-    fn from(v: DateTime<Utc>) -> Val {
-        Val::Time(Some(v))
-    }
-}
-impl From<Option<DateTime<Utc>>> for Val {
-    fn from(v: Option<DateTime<Utc>>) -> Val {
-        Val::Time(v)
-    }
-}
-
-/// On SQLite, a statement that fails its script ("integer overflow", the one error `abs`
-/// raises) unless the statement before it changed exactly one row.
-const CONFLICT_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) WHERE changes() <> 1";
 
 /// A write whose result nothing waits for, kept until the transaction next reads or commits.
 struct Deferred {
@@ -186,193 +46,6 @@ struct Deferred {
     outbox: bool,
     /// May fail its script with "integer overflow", which means `Conflict` (SQLite).
     raises: bool,
-}
-
-/// Appends `sql` to `out` with every `$n` placeholder written as an anonymous `?`, and the
-/// value each one stands for (`args[n - 1]`, NULL when there is none) to `out_args`, in the
-/// order they appear.
-///
-/// Why: SQLite looks a numbered or named parameter up in a list, once when it parses the
-/// statement and again (through sqlx's `sqlite3_bind_parameter_name`) for each value bound,
-/// so a script with n of them costs O(n^2); a bulk insert of 256 rows with 12 columns spent
-/// most of its time there (docs/benchmarks.md). Anonymous `?` are numbered as they are read.
-/// Scripts also keep the same text whatever comes before them, so sqlx's statement cache
-/// finds them again.
-fn anonymous_placeholders(sql: &str, args: Vec<Val>, out: &mut String, out_args: &mut Vec<Val>) {
-    let uses: Vec<(std::ops::Range<usize>, usize)> = placeholders(sql).collect();
-    let mut args: Vec<Option<Val>> = args.into_iter().map(Some).collect();
-    // Which use of each value is its last, so it can be moved there rather than cloned.
-    let mut last_use = vec![0usize; args.len()];
-    for (use_no, (_, n)) in uses.iter().enumerate() {
-        if let Some(slot) = n.checked_sub(1).and_then(|k| last_use.get_mut(k)) {
-            *slot = use_no + 1;
-        }
-    }
-    out.reserve(sql.len());
-    out_args.reserve(uses.len());
-    let mut copied = 0usize;
-    for (use_no, (span, n)) in uses.into_iter().enumerate() {
-        out.push_str(&sql[copied..span.start]);
-        out.push('?');
-        copied = span.end;
-        let value = match n.checked_sub(1) {
-            Some(k) if k < args.len() && last_use[k] == use_no + 1 => args[k].take(),
-            Some(k) if k < args.len() => args[k].clone(),
-            _ => None,
-        };
-        // SQLite treats a parameter without a value as NULL.
-        out_args.push(value.unwrap_or(Val::Int(None)));
-    }
-    out.push_str(&sql[copied..]);
-}
-
-/// Each `$n` in `sql`: where it stands and its number.
-fn placeholders(sql: &str) -> impl Iterator<Item = (std::ops::Range<usize>, usize)> + '_ {
-    let bytes = sql.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        // `str::find` of one ASCII byte scans a word at a time (memchr), where a byte loop
-        // cost a tenth of a relayed message's instructions on the long insert statements.
-        while let Some(at) = sql.get(i..)?.find('$').map(|k| i + k) {
-            let digits = bytes[at + 1..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count();
-            i = at + 1 + digits;
-            if digits > 0 {
-                let n = bytes[at + 1..i].iter().fold(0usize, |n, d| {
-                    n.saturating_mul(10).saturating_add((d - b'0') as usize)
-                });
-                return Some((at..i, n));
-            }
-        }
-        None
-    })
-}
-
-/// How long the runtime thread keeps polling for SQLite's answer before it parks.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
-
-/// The stream's next item; polls it for up to `SPIN` before waiting like any future.
-///
-/// Why: sqlx hands each statement's result and each row from SQLite's thread to ours one by
-/// one. A parked runtime thread is woken for each (a write to its eventfd, then its CPU
-/// leaving idle), which on this kind of VM cost more than SQLite's own work: the engine spent
-/// most of a command's time in those wake-ups (docs/benchmarks.md). Most answers come within
-/// tens of microseconds, so the thread stays awake that long instead.
-async fn next_soon<S>(stream: &mut S) -> Option<S::Item>
-where
-    S: futures_util::Stream + Unpin,
-{
-    use futures_util::StreamExt;
-    let until = std::time::Instant::now() + SPIN;
-    std::future::poll_fn(|cx| {
-        loop {
-            match stream.poll_next_unpin(cx) {
-                std::task::Poll::Pending if std::time::Instant::now() < until => {
-                    std::hint::spin_loop();
-                }
-                other => return other,
-            }
-        }
-    })
-    .await
-}
-
-/// Records a message unless its key was recorded before.
-macro_rules! insert_message {
-    () => {
-        "INSERT INTO messages (platform, channel, message_id, thread, incident_id, author_id, \
-         author_display, text, sent_at, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (platform, channel, message_id) DO NOTHING"
-    };
-}
-
-const RECORD_MESSAGE: &str = concat!(insert_message!(), " RETURNING id");
-
-/// For a message that should be new: nothing waits for its id.
-const RECORD_NEW_MESSAGE: &str = insert_message!();
-
-/// On SQLite, fails its script ("integer overflow", as `CONFLICT_GUARD`) unless the incident
-/// is at the version.
-const INCIDENT_VERSION_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) \
-    WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE id = $1 AND version = $2)";
-
-/// The outbox columns an insert names, in order; `push_delivery_row` writes their values.
-const INSERT_DELIVERY_COLUMNS: &str = "platform, channel, incident_id, style, in_thread, thread_ref, \
-    author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
-    next_attempt_at, created_at";
-
-/// Where `source_message` is among `delivery_args`.
-const SOURCE_MESSAGE_ARG: usize = 9;
-
-/// Appends one outbox row's `VALUES` tuple to `sql` and its values to `args`, numbering its
-/// placeholders after those already in `args`; `tail` ends the tuple (status, attempts and
-/// times). A copy that names its source by key looks the source's row id up in the insert.
-fn push_delivery_row(sql: &mut String, args: &mut Vec<Val>, d: &NewDelivery, tail: &str) {
-    use std::fmt::Write;
-    let next = |sql: &mut String, args: &mut Vec<Val>, v: Val| {
-        args.push(v);
-        let _ = write!(sql, "${}", args.len());
-    };
-    sql.push('(');
-    for (i, v) in delivery_args(d).into_iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        match (&d.source_key, d.source_message) {
-            (Some(k), None) if i == SOURCE_MESSAGE_ARG => {
-                sql.push_str("(SELECT id FROM messages WHERE platform = ");
-                next(sql, args, (&k.platform).into());
-                sql.push_str(" AND channel = ");
-                next(sql, args, (&k.channel).into());
-                sql.push_str(" AND message_id = ");
-                next(sql, args, (&k.message_id).into());
-                sql.push(')');
-            }
-            _ => next(sql, args, v),
-        }
-    }
-    sql.push_str(", ");
-    sql.push_str(tail);
-    sql.push(')');
-}
-
-const THREADS_OF: &str = "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
-    FROM threads WHERE incident_id = $1 ORDER BY platform, channel";
-
-/// The 12 bound columns of an outbox row, in `INSERT INTO deliveries` order.
-fn delivery_args(d: &NewDelivery) -> Vec<Val> {
-    vec![
-        (&d.platform).into(),
-        (&d.channel).into(),
-        d.incident_id.into(),
-        d.style.as_str().into(),
-        d.in_thread.into(),
-        (&d.thread_ref).into(),
-        (&d.author).into(),
-        (&d.text).into(),
-        join_list(&d.mentions).into(),
-        d.source_message.into(),
-        d.edit_of.into(),
-        d.delete_of.into(),
-    ]
-}
-
-fn message_args(m: &MessageRecord) -> Vec<Val> {
-    vec![
-        (&m.platform).into(),
-        (&m.channel).into(),
-        (&m.message_id).into(),
-        (&m.thread).into(),
-        m.incident_id.into(),
-        (&m.author_id).into(),
-        (&m.author_display).into(),
-        (&m.text).into(),
-        m.sent_at.into(),
-        m.received_at.into(),
-    ]
 }
 
 macro_rules! sql_backend {
@@ -1579,7 +1252,11 @@ pub mod sqlite {
             let checkpointer =
                 <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await?;
             let activity: Arc<AtomicU64> = Default::default();
-            tokio::spawn(checkpoints(pool.clone(), checkpointer, activity.clone()));
+            tokio::spawn(crate::store::sqlite::checkpoint::checkpoints(
+                pool.clone(),
+                checkpointer,
+                activity.clone(),
+            ));
             Ok(SqliteStore {
                 pool,
                 backend: Backend::Sqlite,
@@ -1587,72 +1264,6 @@ pub mod sqlite {
             })
         }
     }
-
-    /// Copies the WAL into the database every second on a connection of its own, without
-    /// blocking writers (PASSIVE), until the pool closes.
-    /// Checkpoints the WAL in a pause between transactions (none begun for a tick), or after
-    /// `CHECKPOINT_BUSY` transactions without a pause: a checkpoint's fsyncs slow the writes
-    /// running beside it, and the first write after it pays an fsync to restart the WAL.
-    async fn checkpoints(
-        pool: sqlx::SqlitePool,
-        mut conn: sqlx::SqliteConnection,
-        activity: Arc<AtomicU64>,
-    ) {
-        // From the store's creation (the count was 0), not from this task's first poll, which
-        // may come after the first transactions.
-        let mut seen = 0;
-        let mut checkpointed = 0;
-        while !pool.is_closed() {
-            tokio::time::sleep(CHECKPOINT_TICK).await;
-            if pool.is_closed() {
-                break;
-            }
-            let now = activity.load(Ordering::Relaxed);
-            let paused = now == seen && now != checkpointed;
-            seen = now;
-            if !paused && now.saturating_sub(checkpointed) < CHECKPOINT_BUSY {
-                continue;
-            }
-            checkpointed = now;
-            // In a pause the WAL is also cut back to nothing; while busy, writers go on beside
-            // the checkpoint and the WAL restarts from its beginning once it is done.
-            let mode = if paused {
-                "PRAGMA wal_checkpoint(TRUNCATE)"
-            } else {
-                "PRAGMA wal_checkpoint(PASSIVE)"
-            };
-            if let Err(e) = sqlx::query(mode).execute(&mut conn).await {
-                tracing::debug!(error = %e, "WAL checkpoint failed; the next one will try again");
-                continue;
-            }
-            if paused && let Err(e) = restart_wal(&mut conn).await {
-                tracing::debug!(error = %e, "could not restart the WAL; the next commit will");
-            }
-        }
-        let _ = sqlx::Connection::close(conn).await;
-    }
-
-    /// Starts the WAL again with a write of this connection's own, so that the next commit
-    /// does not. In `synchronous = NORMAL` a commit never syncs, except the one that writes
-    /// the first frame of a new WAL: that one also syncs the WAL's header. After a checkpoint
-    /// in a pause, that was the next message's commit, typically a person's line after a
-    /// quiet spell, which waited for an fsync. The write sets `user_version` to what it is.
-    async fn restart_wal(
-        conn: &mut sqlx::SqliteConnection,
-    ) -> std::result::Result<(), sqlx::Error> {
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-            .fetch_one(&mut *conn)
-            .await?;
-        sqlx::query(&format!("PRAGMA user_version = {version}"))
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
-    const CHECKPOINT_TICK: Duration = Duration::from_millis(500);
-    /// Well before the WAL reaches `wal_autocheckpoint` (40,000 pages), which would checkpoint
-    /// inside a commit.
-    const CHECKPOINT_BUSY: u64 = 500;
 
     // SQLite has no row locks: BEGIN IMMEDIATE takes the write lock up front, so two
     // transactions never both read and then fail to upgrade.
@@ -1725,53 +1336,4 @@ pub mod postgres {
         "BEGIN",
         false
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn text(v: &Val) -> String {
-        match v {
-            Val::Int(Some(n)) => n.to_string(),
-            Val::Int(None) => "NULL".into(),
-            Val::Text(t) => t.clone().unwrap_or_default(),
-            other => format!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn numbered_placeholders_become_anonymous_with_their_values_in_order() {
-        let mut sql = String::from("BEGIN;\n");
-        let mut args = vec![Val::from("earlier")];
-        anonymous_placeholders(
-            "UPDATE t SET a = $2, b = $1 WHERE id = $2 AND c = $3 AND note = 'é$'",
-            vec![Val::from("x"), Val::from(7i64)],
-            &mut sql,
-            &mut args,
-        );
-        assert_eq!(
-            sql,
-            "BEGIN;\nUPDATE t SET a = ?, b = ? WHERE id = ? AND c = ? AND note = 'é$'"
-        );
-        let got: Vec<String> = args.iter().map(text).collect();
-        // `$2` twice (cloned, then moved), `$3` has no value: NULL.
-        assert_eq!(got, ["earlier", "7", "x", "7", "NULL"]);
-    }
-
-    #[test]
-    fn a_bulk_insert_keeps_its_row_order() {
-        let mut sql = String::new();
-        let mut args = Vec::new();
-        let rows = values_rows(3, 2, 1, "");
-        anonymous_placeholders(
-            &format!("INSERT INTO t (a, b) VALUES {rows}"),
-            (1..=6i64).map(Val::from).collect(),
-            &mut sql,
-            &mut args,
-        );
-        assert_eq!(sql, "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)");
-        let got: Vec<String> = args.iter().map(text).collect();
-        assert_eq!(got, ["1", "2", "3", "4", "5", "6"]);
-    }
 }

@@ -1,0 +1,4 @@
+//! The SQLite backend.
+
+pub(crate) mod batch;
+pub(crate) mod checkpoint;
