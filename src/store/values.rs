@@ -56,3 +56,25 @@ impl From<Option<DateTime<Utc>>> for Val {
         Val::Time(v)
     }
 }
+
+type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>;
+
+/// Binds `vals` to `q` in order.
+pub(crate) fn bind_all<'q, DB>(mut q: Query<'q, DB>, vals: &'q [Val]) -> Query<'q, DB>
+where
+    DB: sqlx::Database,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<DateTime<Utc>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for v in vals {
+        q = match v {
+            Val::Int(x) => q.bind(*x),
+            Val::Text(x) => q.bind(x.as_deref()),
+            Val::Bool(x) => q.bind(*x),
+            Val::Time(x) => q.bind(*x),
+        };
+    }
+    q
+}

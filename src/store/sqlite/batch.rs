@@ -2,11 +2,17 @@
 //! the commit, with anonymous placeholders and conflict guards, and the answer is polled
 //! for briefly rather than waited for.
 
-use crate::store::values::Val;
+use sqlx::sqlite::SqliteRow;
+
+use super::Sqlite;
+use crate::store::decode::Columns;
+use crate::store::dialect::{Deferred, Dialect};
+use crate::store::values::{Val, bind_all};
+use crate::store::{Result, StoreError};
 
 /// On SQLite, a statement that fails its script ("integer overflow", the one error `abs`
 /// raises) unless the statement before it changed exactly one row.
-pub(crate) const CONFLICT_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) WHERE changes() <> 1";
+const CONFLICT_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) WHERE changes() <> 1";
 
 /// Appends `sql` to `out` with every `$n` placeholder written as an anonymous `?`, and the
 /// value each one stands for (`args[n - 1]`, NULL when there is none) to `out_args`, in the
@@ -18,12 +24,7 @@ pub(crate) const CONFLICT_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) WH
 /// most of its time there (docs/benchmarks.md). Anonymous `?` are numbered as they are read.
 /// Scripts also keep the same text whatever comes before them, so sqlx's statement cache
 /// finds them again.
-pub(crate) fn anonymous_placeholders(
-    sql: &str,
-    args: Vec<Val>,
-    out: &mut String,
-    out_args: &mut Vec<Val>,
-) {
+fn anonymous_placeholders(sql: &str, args: Vec<Val>, out: &mut String, out_args: &mut Vec<Val>) {
     let uses: Vec<(std::ops::Range<usize>, usize)> = placeholders(sql).collect();
     let mut args: Vec<Option<Val>> = args.into_iter().map(Some).collect();
     // Which use of each value is its last, so it can be moved there rather than cloned.
@@ -85,7 +86,7 @@ const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
 /// leaving idle), which on this kind of VM cost more than SQLite's own work: the engine spent
 /// most of a command's time in those wake-ups (docs/benchmarks.md). Most answers come within
 /// tens of microseconds, so the thread stays awake that long instead.
-pub(crate) async fn next_soon<S>(stream: &mut S) -> Option<S::Item>
+async fn next_soon<S>(stream: &mut S) -> Option<S::Item>
 where
     S: futures_util::Stream + Unpin,
 {
@@ -108,6 +109,88 @@ where
 /// is at the version.
 pub(crate) const INCIDENT_VERSION_GUARD: &str = "SELECT abs(-9223372036854775807 - 1) \
     WHERE NOT EXISTS (SELECT 1 FROM incidents WHERE id = $1 AND version = $2)";
+
+/// Sends `BEGIN IMMEDIATE` unless `*begun`, then `writes`, then `reads`, as one script; returns
+/// the rows of each read and adds the ids of the outbox rows written to `outbox_ids`.
+pub(crate) async fn send(
+    conn: &mut sqlx::SqliteConnection,
+    begun: &mut bool,
+    writes: Vec<Deferred>,
+    reads: Vec<(&str, Vec<Val>)>,
+    outbox_ids: &mut Vec<i64>,
+) -> Result<Vec<Vec<SqliteRow>>> {
+    let n_reads = reads.len();
+    let mut sql = String::new();
+    let mut args: Vec<Val> = Vec::new();
+    let mut statements = 0usize;
+    let mut guarded = false;
+    // The statements whose rows are outbox ids.
+    let mut outbox_statements: Vec<usize> = Vec::new();
+    if !*begun {
+        sql.push_str(Sqlite::BEGIN);
+        sql.push_str(";\n");
+        statements += 1;
+    }
+    for op in writes {
+        anonymous_placeholders(&op.sql, op.args, &mut sql, &mut args);
+        sql.push_str(";\n");
+        if op.outbox {
+            outbox_statements.push(statements);
+        }
+        guarded |= op.raises;
+        statements += 1;
+        if op.one_row {
+            // Fails the script (before anything after it, COMMIT included) unless the
+            // statement changed exactly one row.
+            sql.push_str(CONFLICT_GUARD);
+            sql.push_str(";\n");
+            statements += 1;
+            guarded = true;
+        }
+    }
+    let first_read = statements;
+    for (q, a) in reads {
+        anonymous_placeholders(q, a, &mut sql, &mut args);
+        sql.push_str(";\n");
+        statements += 1;
+    }
+    if statements == 0 {
+        return Ok(Vec::new());
+    }
+    *begun = true;
+    // sqlx runs every statement of a SQLite query string in order, binding the anonymous `?`
+    // in turn across them (deprecated for sqlx 0.9: see docs/architecture.md).
+    #[allow(deprecated)]
+    let mut results = bind_all(sqlx::query(&sql), &args).fetch_many(conn);
+    let mut rows: Vec<Vec<SqliteRow>> = (0..n_reads).map(|_| Vec::new()).collect();
+    let mut new_outbox_ids: Vec<i64> = Vec::new();
+    let mut done = 0usize;
+    loop {
+        match next_soon(&mut results).await.transpose() {
+            Ok(Some(sqlx::Either::Left(_))) => done += 1,
+            Ok(Some(sqlx::Either::Right(row))) => {
+                if outbox_statements.contains(&done) {
+                    new_outbox_ids.push(row.int("id")?);
+                } else if let Some(r) = done.checked_sub(first_read).and_then(|i| rows.get_mut(i)) {
+                    r.push(row);
+                }
+            }
+            Ok(None) => break,
+            Err(e) if guarded && e.to_string().contains("integer overflow") => {
+                return Err(StoreError::Conflict);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    drop(results);
+    if done != statements {
+        return Err(StoreError::Corrupt(format!(
+            "{done} of {statements} statements ran"
+        )));
+    }
+    outbox_ids.extend(new_outbox_ids);
+    Ok(rows)
+}
 
 #[cfg(test)]
 mod tests {
