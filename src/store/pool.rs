@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::decode::*;
 use super::dialect::Dialect;
-use super::queries::{DELIVERY_COLUMNS, pow2_chunks};
+use super::queries::*;
 use super::tx::SqlTx;
 use super::values::Val;
 use super::*;
@@ -33,9 +33,6 @@ impl<D: Dialect> SqlStore<D> {
         D::execute(&mut *conn, sql, args).await
     }
 }
-
-const MARK_SENT: &str = "UPDATE deliveries SET status = 'sent', remote_id = $1, sent_at = $2, \
-    attempts = attempts + 1, last_error = NULL WHERE id = $3";
 
 #[async_trait]
 impl<D: Dialect> Store for SqlStore<D> {
@@ -72,8 +69,7 @@ impl<D: Dialect> Store for SqlStore<D> {
     ) -> Result<Option<ThreadRow>> {
         let rows = self
             .fetch_all(
-                "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
-                 FROM threads WHERE incident_id = $1 AND platform = $2 AND channel = $3",
+                THREAD,
                 &[incident_id.into(), platform.into(), channel.into()],
             )
             .await?;
@@ -95,12 +91,7 @@ impl<D: Dialect> Store for SqlStore<D> {
         };
         let mut tx = self.pool.begin_with(D::BEGIN).await?;
         D::execute(&mut *tx, MARK_SENT, &sent).await?;
-        D::execute(
-            &mut *tx,
-            "UPDATE threads SET thread_ref = $1 WHERE root_delivery_id = $2",
-            &[thread_ref.into(), id.into()],
-        )
-        .await?;
+        D::execute(&mut *tx, SET_THREAD_REF, &[thread_ref.into(), id.into()]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -131,42 +122,24 @@ impl<D: Dialect> Store for SqlStore<D> {
     }
 
     async fn mark_retry(&self, id: i64, error: &str, next_at: DateTime<Utc>) -> Result<()> {
-        self.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = $1, \
-             next_attempt_at = $2 WHERE id = $3",
-            &[error.into(), next_at.into(), id.into()],
-        )
-        .await?;
+        self.execute(MARK_RETRY, &[error.into(), next_at.into(), id.into()])
+            .await?;
         Ok(())
     }
 
     async fn mark_failed(&self, id: i64, error: &str) -> Result<()> {
-        self.execute(
-            "UPDATE deliveries SET status = 'failed', attempts = attempts + 1, \
-             last_error = $1 WHERE id = $2",
-            &[error.into(), id.into()],
-        )
-        .await?;
+        self.execute(MARK_FAILED, &[error.into(), id.into()])
+            .await?;
         Ok(())
     }
 
     async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let rows = self
-            .fetch_all(
-                "SELECT due_at FROM timers WHERE state = 'pending' ORDER BY due_at LIMIT 1",
-                &[],
-            )
-            .await?;
+        let rows = self.fetch_all(NEXT_TIMER_DUE, &[]).await?;
         rows.first().map(|r| r.time("due_at")).transpose()
     }
 
     async fn overdue_timers(&self, now: DateTime<Utc>) -> Result<i64> {
-        let rows = self
-            .fetch_all(
-                "SELECT COUNT(*) AS n FROM timers WHERE state = 'pending' AND due_at <= $1",
-                &[now.into()],
-            )
-            .await?;
+        let rows = self.fetch_all(OVERDUE_TIMERS, &[now.into()]).await?;
         one(&rows)?.int("n")
     }
 

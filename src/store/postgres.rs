@@ -1,7 +1,6 @@
 //! The PostgreSQL backend, for teams that run several replicas: a pool of connections, row
 //! locks (`FOR UPDATE`, `SKIP LOCKED`), and deferred writes sent one after the other.
 
-use std::future::Future;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
@@ -26,36 +25,34 @@ impl Dialect for Postgres {
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const BEGIN: &'static str = "BEGIN";
 
-    fn send<'a>(
+    async fn send<'a>(
         conn: &'a mut PgConnection,
         begun: &'a mut bool,
         writes: Vec<Deferred>,
         reads: Vec<(&'a str, Vec<Val>)>,
         outbox_ids: &'a mut Vec<i64>,
-    ) -> impl Future<Output = Result<Vec<Vec<PgRow>>>> + Send + 'a {
-        async move {
-            if !*begun {
-                Self::execute(conn, Self::BEGIN, &[]).await?;
-                *begun = true;
-            }
-            for op in &writes {
-                if op.outbox {
-                    for r in Self::fetch_all(conn, &op.sql, &op.args).await? {
-                        outbox_ids.push(r.int("id")?);
-                    }
-                    continue;
-                }
-                let changed = Self::execute(conn, &op.sql, &op.args).await?;
-                if op.one_row && changed != 1 {
-                    return Err(StoreError::Conflict);
-                }
-            }
-            let mut rows = Vec::with_capacity(reads.len());
-            for (q, a) in reads {
-                rows.push(Self::fetch_all(conn, q, &a).await?);
-            }
-            Ok(rows)
+    ) -> Result<Vec<Vec<PgRow>>> {
+        if !*begun {
+            Self::execute(conn, Self::BEGIN, &[]).await?;
+            *begun = true;
         }
+        for op in &writes {
+            if op.outbox {
+                for r in Self::fetch_all(conn, &op.sql, &op.args).await? {
+                    outbox_ids.push(r.int("id")?);
+                }
+                continue;
+            }
+            let changed = Self::execute(conn, &op.sql, &op.args).await?;
+            if op.one_row && changed != 1 {
+                return Err(StoreError::Conflict);
+            }
+        }
+        let mut rows = Vec::with_capacity(reads.len());
+        for (q, a) in reads {
+            rows.push(Self::fetch_all(conn, q, &a).await?);
+        }
+        Ok(rows)
     }
 
     fn version_check(id: i64, version: i64) -> Deferred {

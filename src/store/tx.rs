@@ -133,30 +133,14 @@ impl<D: Dialect> Tx for SqlTx<D> {
     }
 
     async fn incident(&mut self, id: i64) -> Result<Option<Incident>> {
-        let q = incident_for_update::<D>();
+        let q = incident_for_update(D::FOR_UPDATE);
         let rows = self.run(Some((&q, vec![id.into()]))).await?;
         rows.first().map(incident_from_row).transpose()
     }
 
     async fn insert_incident(&mut self, n: &NewIncident) -> Result<Incident> {
-        let q = format!(
-            "INSERT INTO incidents (title, severity, status, opened_by, opened_platform, \
-             opened_channel, started_at, sla_class, sla_window_secs, ack_deadline, \
-             last_update_at, impacted_apps, version) \
-             VALUES ($1, $2, 'investigating', $3, $4, $5, $6, $7, $8, $9, $6, '', 0) \
-             RETURNING {INCIDENT_COLUMNS}"
-        );
-        let args = vec![
-            (&n.title).into(),
-            n.severity.as_str().into(),
-            (&n.opened_by).into(),
-            (&n.opened_platform).into(),
-            (&n.opened_channel).into(),
-            n.started_at.into(),
-            (&n.sla_class).into(),
-            n.sla_window_secs.into(),
-            n.ack_deadline.into(),
-        ];
+        let q = insert_incident();
+        let args = new_incident_args(n);
         let rows = self.run(Some((&q, args))).await?;
         match rows.first() {
             Some(row) => incident_from_row(row),
@@ -165,86 +149,35 @@ impl<D: Dialect> Tx for SqlTx<D> {
     }
 
     async fn save_incident(&mut self, i: &mut Incident) -> Result<()> {
-        self.defer(
-            "UPDATE incidents SET title = $1, severity = $2, status = $3, commander = $4, \
-             impacted_apps = $5, business_impact = $6, acknowledged_at = $7, \
-             acknowledged_by = $8, acknowledged_where = $9, resolved_at = $10, \
-             resolution = $11, last_update_at = $12, version = version + 1 \
-             WHERE id = $13 AND version = $14",
-            vec![
-                (&i.title).into(),
-                i.severity.as_str().into(),
-                i.status.as_str().into(),
-                (&i.commander).into(),
-                join_list(&i.impacted_apps).into(),
-                (&i.business_impact).into(),
-                i.acknowledged_at.into(),
-                (&i.acknowledged_by).into(),
-                (&i.acknowledged_where).into(),
-                i.resolved_at.into(),
-                (&i.resolution).into(),
-                i.last_update_at.into(),
-                i.id.0.into(),
-                i.version.into(),
-            ],
-            true,
-        );
+        self.defer(UPDATE_INCIDENT, incident_update_args(i), true);
         i.version += 1;
         Ok(())
     }
 
     async fn open_incidents(&mut self) -> Result<Vec<Incident>> {
-        let q = format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents \
-             WHERE status IN ('investigating', 'identified', 'monitoring') ORDER BY id"
-        );
+        let q = select_open_incidents();
         let rows = self.read_now(&q, &[]).await?;
         rows.iter().map(incident_from_row).collect()
     }
 
     async fn incident_count(&mut self) -> Result<i64> {
-        let rows = self
-            .read_now("SELECT COUNT(*) AS n FROM incidents", &[])
-            .await?;
+        let rows = self.read_now(INCIDENT_COUNT, &[]).await?;
         one(&rows)?.int("n")
     }
 
     async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()> {
-        self.defer(
-            "INSERT INTO timeline (incident_id, at, kind, actor, platform, channel, \
-             message_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            vec![
-                ev.incident.0.into(),
-                ev.at.into(),
-                (&ev.kind).into(),
-                (&ev.actor).into(),
-                (&ev.source.platform).into(),
-                (&ev.source.channel).into(),
-                (&ev.source.message_id).into(),
-                (&ev.detail).into(),
-            ],
-            false,
-        );
+        self.defer(ADD_TIMELINE, timeline_args(ev), false);
         Ok(())
     }
 
     async fn timeline(&mut self, incident_id: i64) -> Result<Vec<TimelineEvent>> {
-        let rows = self
-            .read_now(
-                "SELECT incident_id, at, kind, actor, platform, channel, message_id, detail \
-                 FROM timeline WHERE incident_id = $1 ORDER BY id",
-                &[incident_id.into()],
-            )
-            .await?;
+        let rows = self.read_now(TIMELINE_OF, &[incident_id.into()]).await?;
         rows.iter().map(timeline_from_row).collect()
     }
 
     async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool> {
         let rows = self
-            .read_now(
-                "SELECT id FROM timeline WHERE incident_id = $1 AND kind = $2 LIMIT 1",
-                &[incident_id.into(), kind.into()],
-            )
+            .read_now(HAS_TIMELINE, &[incident_id.into(), kind.into()])
             .await?;
         Ok(!rows.is_empty())
     }
@@ -320,7 +253,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
         incident: Option<i64>,
         threads_of: Option<i64>,
     ) -> Result<(Option<i64>, Option<Incident>, Option<Vec<ThreadRow>>)> {
-        let incident_q = incident_for_update::<D>();
+        let incident_q = incident_for_update(D::FOR_UPDATE);
         let mut reads: Vec<(&str, Vec<Val>)> = vec![(RECORD_MESSAGE, message_args(m))];
         if let Some(id) = incident {
             reads.push((&incident_q, vec![id.into()]));
@@ -363,10 +296,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
         channel: &str,
         message_id: &str,
     ) -> Result<Option<MessageRow>> {
-        let q = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages \
-             WHERE platform = $1 AND channel = $2 AND message_id = $3"
-        );
+        let q = select_message();
         let rows = self
             .read_now(&q, &[platform.into(), channel.into(), message_id.into()])
             .await?;
@@ -375,7 +305,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
 
     async fn set_message_incident(&mut self, id: i64, incident_id: i64) -> Result<()> {
         self.defer(
-            "UPDATE messages SET incident_id = $1 WHERE id = $2",
+            SET_MESSAGE_INCIDENT,
             vec![incident_id.into(), id.into()],
             false,
         );
@@ -392,16 +322,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
         // to.
         let rows = self
             .run(Some((
-                "SELECT incident_id FROM threads \
-                   WHERE platform = $1 AND thread_ref = $3 AND (channel = $2 OR thread_ref = $2) \
-                 UNION ALL \
-                 SELECT incident_id FROM deliveries \
-                   WHERE platform = $1 AND remote_id = $3 AND incident_id IS NOT NULL \
-                 UNION ALL \
-                 SELECT incident_id FROM messages \
-                   WHERE platform = $1 AND channel = $2 AND message_id = $3 \
-                   AND incident_id IS NOT NULL \
-                 LIMIT 1",
+                INCIDENT_FOR_THREAD,
                 vec![platform.into(), channel.into(), thread_ref.into()],
             )))
             .await?;
@@ -417,30 +338,13 @@ impl<D: Dialect> Tx for SqlTx<D> {
 
     async fn thread_root_in_flight(&mut self, platform: &str, channel: &str) -> Result<bool> {
         let rows = self
-            .read_now(
-                "SELECT t.incident_id FROM threads t JOIN deliveries d ON d.id = t.root_delivery_id \
-                 WHERE t.platform = $1 AND t.channel = $2 AND t.thread_ref IS NULL \
-                 AND d.status = 'pending' LIMIT 1",
-                &[platform.into(), channel.into()],
-            )
+            .read_now(THREAD_ROOT_IN_FLIGHT, &[platform.into(), channel.into()])
             .await?;
         Ok(!rows.is_empty())
     }
 
     async fn insert_thread(&mut self, t: &ThreadRow) -> Result<()> {
-        self.defer(
-            "INSERT INTO threads (incident_id, platform, channel, root_delivery_id, \
-             thread_ref) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (incident_id, platform, channel) DO NOTHING",
-            vec![
-                t.incident_id.into(),
-                (&t.platform).into(),
-                (&t.channel).into(),
-                t.root_delivery_id.into(),
-                (&t.thread_ref).into(),
-            ],
-            false,
-        );
+        self.defer(INSERT_THREAD, thread_args(t), false);
         Ok(())
     }
 
@@ -470,30 +374,20 @@ impl<D: Dialect> Tx for SqlTx<D> {
     }
 
     async fn copies_of(&mut self, source_message: i64) -> Result<Vec<Delivery>> {
-        let q = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries \
-             WHERE source_message = $1 AND edit_of IS NULL AND delete_of IS NULL ORDER BY id"
-        );
+        let q = select_copies();
         let rows = self.read_now(&q, &[source_message.into()]).await?;
         rows.iter().map(delivery_from_row).collect()
     }
 
     async fn failed_deliveries(&mut self, incident_id: i64) -> Result<Vec<Delivery>> {
-        let q = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries \
-             WHERE incident_id = $1 AND status = 'failed' ORDER BY id"
-        );
+        let q = select_failed_deliveries();
         let rows = self.read_now(&q, &[incident_id.into()]).await?;
         rows.iter().map(delivery_from_row).collect()
     }
 
     async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts> {
         let rows = self
-            .read_now(
-                "SELECT status, COUNT(*) AS n FROM deliveries WHERE incident_id = $1 \
-                 GROUP BY status",
-                &[incident_id.into()],
-            )
+            .read_now(DELIVERY_COUNTS, &[incident_id.into()])
             .await?;
         let mut c = DeliveryCounts::default();
         for r in rows {
@@ -510,8 +404,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
     async fn add_timer(&mut self, t: &NewTimer) -> Result<i64> {
         let rows = self
             .read_now(
-                "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', $3) RETURNING id",
+                ADD_TIMER,
                 &[
                     t.incident_id.into(),
                     (&t.kind).into(),
@@ -553,15 +446,12 @@ impl<D: Dialect> Tx for SqlTx<D> {
     ) -> Result<()> {
         // Move the pending one, or add it when there is none.
         self.defer(
-            "UPDATE timers SET due_at = $3 \
-             WHERE incident_id = $1 AND kind = $2 AND state = 'pending'",
+            MOVE_PENDING_TIMER,
             vec![incident_id.into(), kind.into(), due_at.into()],
             false,
         );
         self.defer(
-            "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
-             SELECT $1, $2, $3, '', 'pending', $3 WHERE NOT EXISTS (SELECT 1 FROM timers \
-             WHERE incident_id = $1 AND kind = $2 AND state = 'pending')",
+            ADD_TIMER_UNLESS_PENDING,
             vec![incident_id.into(), kind.into(), due_at.into()],
             false,
         );
@@ -575,8 +465,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
         due_at: DateTime<Utc>,
     ) -> Result<u64> {
         self.write_now(
-            "UPDATE timers SET due_at = $1 \
-             WHERE incident_id = $2 AND kind = $3 AND state = 'pending'",
+            MOVE_TIMERS,
             &[due_at.into(), incident_id.into(), kind.into()],
         )
         .await
@@ -602,17 +491,11 @@ impl<D: Dialect> Tx for SqlTx<D> {
         // Two statements rather than `$1 IS NULL OR ...`, which SQLite cannot index.
         let rows = match incident_id {
             Some(id) => {
-                let q = format!(
-                    "SELECT {TIMER_COLUMNS} FROM timers WHERE incident_id = $1 \
-                     AND state = 'pending' ORDER BY due_at, id"
-                );
+                let q = select_pending_timers_of();
                 self.read_now(&q, &[id.into()]).await?
             }
             None => {
-                let q = format!(
-                    "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'pending' \
-                     ORDER BY due_at, id"
-                );
+                let q = select_pending_timers();
                 self.read_now(&q, &[]).await?
             }
         };
@@ -631,8 +514,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
 
     async fn mark_timer_fired(&mut self, id: i64, at: DateTime<Utc>, late_ms: i64) -> Result<()> {
         self.defer(
-            "UPDATE timers SET state = 'fired', fired_at = $1, late_ms = $2 \
-             WHERE id = $3 AND state = 'pending'",
+            MARK_TIMER_FIRED,
             vec![at.into(), late_ms.into(), id.into()],
             false,
         );
@@ -642,8 +524,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
     async fn ensure_timer(&mut self, t: &NewTimer) -> Result<bool> {
         let n = self
             .write_now(
-                "INSERT INTO timers (incident_id, kind, due_at, payload, state, created_at) \
-                 VALUES (NULL, $1, $2, $3, 'pending', $2) ON CONFLICT DO NOTHING",
+                ENSURE_TIMER,
                 &[(&t.kind).into(), t.due_at.into(), (&t.payload).into()],
             )
             .await?;
@@ -651,10 +532,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
     }
 
     async fn fired_timers(&mut self, incident_id: Option<i64>) -> Result<Vec<Timer>> {
-        let q = format!(
-            "SELECT {TIMER_COLUMNS} FROM timers WHERE state = 'fired' \
-             AND ($1 IS NULL OR incident_id = $1) ORDER BY fired_at, id"
-        );
+        let q = select_fired_timers();
         let rows = self.read_now(&q, &[incident_id.into()]).await?;
         rows.iter().map(timer_from_row).collect()
     }
@@ -662,8 +540,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
     async fn add_oncall_override(&mut self, o: &OncallOverride) -> Result<i64> {
         let rows = self
             .read_now(
-                "INSERT INTO oncall_overrides (rotation, person, starts_at, ends_at, \
-                 created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                ADD_ONCALL_OVERRIDE,
                 &[
                     (&o.rotation).into(),
                     (&o.person).into(),
@@ -683,35 +560,8 @@ impl<D: Dialect> Tx for SqlTx<D> {
         from: DateTime<Utc>,
     ) -> Result<Vec<OncallOverride>> {
         let rows = self
-            .read_now(
-                "SELECT rotation, person, starts_at, ends_at, created_by, created_at \
-                 FROM oncall_overrides WHERE rotation = $1 AND ends_at > $2 ORDER BY id",
-                &[rotation.into(), from.into()],
-            )
+            .read_now(ONCALL_OVERRIDES, &[rotation.into(), from.into()])
             .await?;
         rows.iter().map(oncall_override_from_row).collect()
     }
-}
-
-/// The read of an incident the transaction may change (locked where the backend can).
-fn incident_for_update<D: Dialect>() -> String {
-    format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1{}",
-        D::FOR_UPDATE
-    )
-}
-
-/// One `INSERT INTO deliveries ... RETURNING id` of `ds`, in order.
-fn insert_deliveries(ds: &[NewDelivery], not_before: DateTime<Utc>) -> (String, Vec<Val>) {
-    let mut q = format!("INSERT INTO deliveries ({INSERT_DELIVERY_COLUMNS}) VALUES ");
-    let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * ds.len());
-    args.push(not_before.into());
-    for (i, d) in ds.iter().enumerate() {
-        if i > 0 {
-            q.push_str(", ");
-        }
-        push_delivery_row(&mut q, &mut args, d, "'pending', 0, $1, $1");
-    }
-    q.push_str(" RETURNING id");
-    (q, args)
 }
