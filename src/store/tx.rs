@@ -1,5 +1,7 @@
 //! The transaction, written once for both databases: the statements are the same text, and
 //! what differs (sending deferred writes, row locks, beginning) is asked of the `Dialect`.
+//! One piece because it is the one `impl Tx`, a method per `Tx` method; the statement texts
+//! are in `queries`.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
