@@ -4,7 +4,15 @@
 //! The engine works inside a [`Tx`]: everything one inbound event changes (incident, timeline,
 //! outbox rows, timers) commits or rolls back together.
 
-mod sql;
+mod decode;
+mod dialect;
+mod migrations;
+mod pool;
+mod postgres;
+mod queries;
+mod sqlite;
+mod tx;
+mod values;
 
 use std::sync::Arc;
 
@@ -392,11 +400,9 @@ pub type SharedStore = Arc<dyn Store>;
 /// one connection, so a task holding a transaction must not call the store outside it.
 pub async fn open(url: &str, max_connections: u32) -> Result<SharedStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(
-            sql::postgres::PgStore::connect(url, max_connections).await?,
-        ))
+        Ok(Arc::new(postgres::connect(url, max_connections).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(sql::sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(sqlite::connect(url).await?))
     } else {
         Err(StoreError::Config(format!(
             "database URL must start with sqlite: or postgres:// (got `{}`)",
