@@ -6,7 +6,7 @@
 //!
 //! Each loop keeps its own settings (`first`, `cap`) and its own reasons to wait longer (a
 //! server's Retry-After); only the rule is shared. Why a small module rather than a crate:
-//! docs/platforms.md, "Reconnects and retries".
+//! docs/platforms.md, "Reconnects, retries and rate limits".
 
 use std::time::Duration;
 
