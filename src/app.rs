@@ -14,6 +14,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::delivery::{RetryPolicy, Stats, Wake, Worker};
 use crate::engine::{Engine, EngineError, Settings};
+use crate::retry::{Backoff, Policy};
 use crate::scheduler::Scheduler;
 use crate::store::{self, SharedStore, StoreError};
 
@@ -281,8 +282,12 @@ async fn retry_parked(engine: &Engine, parked: &mut HashMap<(String, String), Pa
     parked.retain(|_, p| !p.queue.is_empty());
 }
 
+/// How long an event waits before it is tried again after a database error: 100 ms doubling
+/// to 5 s, for up to 20 tries.
+const DB_RETRY: Policy = Policy::new(Duration::from_millis(100), Duration::from_secs(5));
+
 async fn handle_one(engine: &Engine, ev: &Inbound) -> Handled {
-    let mut wait = Duration::from_millis(100);
+    let mut backoff = Backoff::new(DB_RETRY);
     for attempt in 1.. {
         match engine.handle(ev).await {
             Ok(outcome) if outcome.decision == crate::engine::Decision::UnknownThread => {
@@ -294,8 +299,7 @@ async fn handle_one(engine: &Engine, ev: &Inbound) -> Handled {
             }
             Err(EngineError::Store(StoreError::Db(e))) if attempt < 20 => {
                 tracing::warn!(error = %e, attempt, "database error; retrying the event");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
+                tokio::time::sleep(backoff.next_delay()).await;
             }
             Err(e) => {
                 tracing::error!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, error = %e, "event not handled");

@@ -2,7 +2,8 @@
 //!
 //! Layers (see docs/architecture.md): `domain` is pure; `engine` decides and records in one
 //! transaction; `store` persists; `chat` adapters talk to platforms; `delivery` drains the
-//! outbox; `scheduler` fires durable timers.
+//! outbox; `scheduler` fires durable timers; `retry` is the one backoff rule every
+//! reconnect and retry loop follows.
 
 pub mod app;
 pub mod chat;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod engine;
+pub mod retry;
 pub mod scheduler;
 pub mod store;
 pub mod wake;

@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use tokio::sync::watch;
 
 use crate::chat::{ChatAdapter, Outbound, SendError, Sent, Style};
 use crate::clock::SharedClock;
 use crate::config::{Config, Problem, parse_duration};
+use crate::retry;
 use crate::store::{Delivery, DeliveryStatus, NewDelivery, SharedStore, StoreError};
 /// Moved to its own module (the engine and the scheduler use it too); kept here for old paths.
 pub use crate::wake::Wake;
@@ -49,14 +49,11 @@ impl RetryPolicy {
         }
     }
 
-    /// Exponential backoff with full jitter in its upper half, never below `at_least`.
+    /// The wait before the next try after `attempts` failed ones (`crate::retry`'s rule, the
+    /// count kept in the outbox row), never below `at_least` (the platform's Retry-After).
     pub fn backoff(&self, attempts: u32, at_least: Option<Duration>) -> Duration {
-        let exp = self
-            .initial
-            .saturating_mul(1u32 << attempts.min(20))
-            .min(self.max);
-        let jittered = exp.mul_f64(rand::rng().random_range(0.5..=1.0));
-        jittered.max(at_least.unwrap_or_default())
+        let wait = retry::Policy::new(self.initial, self.max).delay(attempts);
+        wait.max(at_least.unwrap_or_default())
     }
 }
 

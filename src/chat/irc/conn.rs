@@ -14,6 +14,7 @@ use super::register::{Registration, Step};
 use super::split::strip_formatting;
 use super::{CaseMap, IrcAdapter, Joined, Outgoing, ThreadMode};
 use crate::chat::{Author, Inbound, InboundKind, InboundSink, PlatformKind};
+use crate::retry::{Backoff, Policy};
 
 /// Longest line we read: 8191 bytes of tags plus a 512-byte message, with slack.
 const MAX_READ: usize = 8191 + 1024;
@@ -104,7 +105,7 @@ pub(super) async fn run(adapter: Arc<IrcAdapter>, sink: InboundSink) -> anyhow::
         .reconnect_min
         .max(Duration::from_millis(10));
     let max = adapter.resolved.reconnect_max.max(min);
-    let mut backoff = min;
+    let mut backoff = Backoff::new(Policy::new(min, max));
     loop {
         let end = session(&adapter, &sink).await;
         adapter.state().disconnected();
@@ -116,14 +117,11 @@ pub(super) async fn run(adapter: Arc<IrcAdapter>, sink: InboundSink) -> anyhow::
             End::Shutdown => return Ok(()),
             End::Lost { registered, why } => {
                 if registered {
-                    backoff = min;
+                    backoff.reset();
                 }
-                // Full jitter in [backoff/2, backoff] so many bots do not reconnect in step.
-                let half = backoff.as_secs_f64() / 2.0;
-                let wait = Duration::from_secs_f64(half + rand::random::<f64>() * half);
+                let wait = backoff.next_delay();
                 tracing::warn!(network = %name, %why, wait_ms = wait.as_millis() as u64, "IRC link lost, reconnecting");
                 sleep(wait).await;
-                backoff = (backoff * 2).min(max);
             }
         }
     }

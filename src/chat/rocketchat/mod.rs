@@ -34,6 +34,7 @@ use crate::chat::{
     Author, ChatAdapter, Inbound, InboundKind, InboundSink, Outbound, PlatformKind, SendError,
     Sent, Style,
 };
+use crate::retry::{Backoff, Policy};
 
 /// How many recent message ids are remembered (edits vs repeats, backfill dedupe).
 const SEEN_CAPACITY: usize = 50_000;
@@ -107,11 +108,6 @@ fn channel_key(channel: &str) -> String {
 
 fn iso(d: DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn jitter(d: Duration) -> Duration {
-    use rand::Rng;
-    d.mul_f64(rand::rng().random_range(0.5..1.5))
 }
 
 /// A deterministic Rocket.Chat message id for one delivery (and part of a split message), so a
@@ -783,7 +779,10 @@ impl ChatAdapter for RocketChatAdapter {
     }
 
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
-        let mut backoff = self.settings.reconnect_initial;
+        let mut backoff = Backoff::new(Policy::new(
+            self.settings.reconnect_initial,
+            self.settings.reconnect_max,
+        ));
         loop {
             match self.session(&inbound).await {
                 SessionEnd::SinkClosed => return Ok(()),
@@ -796,16 +795,15 @@ impl ChatAdapter for RocketChatAdapter {
                 }
                 SessionEnd::Retry { reason, was_up } => {
                     if was_up {
-                        backoff = self.settings.reconnect_initial;
+                        backoff.reset();
                     }
-                    let wait = jitter(backoff);
+                    let wait = backoff.next_delay();
                     tracing::warn!(
                         platform = %self.cfg.name,
                         wait_ms = wait.as_millis() as u64,
                         "rocketchat disconnected: {reason}; reconnecting"
                     );
                     tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(self.settings.reconnect_max);
                 }
             }
         }

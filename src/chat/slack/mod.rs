@@ -27,6 +27,7 @@ use self::api::{ApiError, Identity, WebApi};
 pub use self::config::{SlackConfig, SlackMode};
 use self::events::{Decoder, Dedupe, Draft};
 use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent, Style};
+use crate::retry::{Backoff, Policy};
 
 /// How many delivery ids (envelope and event ids) are remembered for de-duplication.
 const DEDUPE_MEMORY: usize = 8192;
@@ -110,7 +111,7 @@ impl SlackAdapter {
 
     /// `auth.test` until it answers: credentials problems are fatal, anything else is retried.
     async fn authenticate(&self) -> anyhow::Result<Identity> {
-        let mut backoff = Backoff::new();
+        let mut backoff = Backoff::new(BACKOFF);
         loop {
             match self.api.auth_test().await {
                 Ok(id) => return Ok(id),
@@ -345,26 +346,5 @@ impl ChatAdapter for SlackAdapter {
     }
 }
 
-/// Exponential backoff with full jitter, 250 ms doubling to 60 s.
-pub(crate) struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    pub(crate) fn new() -> Backoff {
-        Backoff {
-            next: Duration::from_millis(250),
-        }
-    }
-
-    pub(crate) fn reset(&mut self) {
-        *self = Backoff::new();
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let cap = self.next;
-        self.next = (self.next * 2).min(Duration::from_secs(60));
-        let ms = cap.as_millis() as u64;
-        Duration::from_millis(ms / 2 + rand::random_range(0..=ms / 2))
-    }
-}
+/// Slack's reconnect and retry delays: 250 ms doubling to 60 s (the rule is `crate::retry`'s).
+pub(crate) const BACKOFF: Policy = Policy::new(Duration::from_millis(250), Duration::from_secs(60));

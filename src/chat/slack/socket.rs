@@ -13,7 +13,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::api::ApiError;
 use super::events::string_fields;
-use super::{Backoff, SlackAdapter, Work};
+use super::{BACKOFF, SlackAdapter, Work};
+use crate::retry::Backoff;
 
 /// How long a new connection may take to open and say hello.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,7 +45,7 @@ pub(crate) async fn run(
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let mut conns: HashMap<u64, oneshot::Sender<()>> = HashMap::new();
     let mut next_id: u64 = 0;
-    let mut backoff = Backoff::new();
+    let mut backoff = Backoff::new(BACKOFF);
     loop {
         if conns.is_empty() {
             next_id += 1;
