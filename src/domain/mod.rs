@@ -12,3 +12,5 @@ pub mod paging;
 pub mod people;
 pub mod reminder;
 pub mod sla;
+pub mod timeline;
+pub mod timer;

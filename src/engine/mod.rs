@@ -18,20 +18,20 @@ use crate::delivery::Wake;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::command::{self, Command, Parsed};
 use crate::domain::incident::{
-    Incident, IncidentId, Source, Status, TimelineEvent, check_reopen, check_transition,
+    Incident, IncidentId, Source, Status, TimelineEvent, TransitionError, check_reopen,
+    check_transition,
 };
 use crate::domain::people::{Actor, Directory};
 use crate::domain::reminder::Offset;
 use crate::domain::sla::SlaPolicy;
+use crate::domain::timeline::TimelineKind;
+use crate::domain::timer::TimerKind;
 use crate::store::{
     Delivery, DeliveryStatus, MessageKey, NewDelivery, NewIncident, NewTimer, SharedStore,
     StoreError, ThreadRow, Tx,
 };
 
-/// Timer kinds the engine schedules and an acknowledgement cancels.
-pub const ACK_TIMERS: &[&str] = &["ack_reminder", "ack_breach", "escalation"];
-/// Every timer kind tied to an open incident (cancelled on resolve).
-pub const INCIDENT_TIMERS: &[&str] = &["ack_reminder", "ack_breach", "escalation", "update_nudge"];
+pub use crate::domain::timer::{ACK_TIMERS, INCIDENT_TIMERS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -706,9 +706,13 @@ impl Engine {
             return Ok(Decision::Ignored);
         };
         self.mirror(ctx, &inc, Some(msg_id), out).await?;
-        if self.acknowledges(ctx, &inc) {
-            self.acknowledge(ctx, &mut inc, "ack_first_reply", out)
-                .await?;
+        // `acknowledges` has checked what `Incident::acknowledge` would refuse.
+        if self.acknowledges(ctx, &inc)
+            && self
+                .acknowledge(ctx, &mut inc, TimelineKind::AckFirstReply, out)
+                .await?
+                .is_ok()
+        {
             return Ok(Decision::Acknowledged(inc.id));
         }
         Ok(Decision::Mirrored(inc.id))
@@ -716,10 +720,7 @@ impl Engine {
 
     /// Whether this reply in the incident's thread acknowledges it.
     fn acknowledges(&self, ctx: &Ctx<'_>, inc: &Incident) -> bool {
-        self.settings.ack_on_first_reply
-            && inc.status.is_open()
-            && inc.acknowledged_at.is_none()
-            && inc.opened_by != ctx.actor.key
+        self.settings.ack_on_first_reply && inc.awaits_ack() && inc.opened_by != ctx.actor.key
     }
 
     /// Conversation in the thread of an incident this engine knows (as it last committed it,
@@ -837,15 +838,15 @@ impl Engine {
         }
         if let Some(incident) = m.record.incident_id {
             let (kind, detail) = if deleted {
-                ("message_deleted", String::new())
+                (TimelineKind::MessageDeleted, String::new())
             } else {
-                ("message_edited", ctx.ev.text.clone())
+                (TimelineKind::MessageEdited, ctx.ev.text.clone())
             };
             out.tx
                 .add_timeline(&TimelineEvent {
                     incident: IncidentId(incident),
                     at: ctx.ev.sent_at,
-                    kind: kind.into(),
+                    kind: kind.as_str().into(),
                     actor: ctx.actor.key.clone(),
                     source: ctx.source.clone(),
                     detail,
@@ -867,9 +868,11 @@ impl Engine {
         let Some(inc) = out.incident(id).await? else {
             return Ok(Decision::Ignored);
         };
-        if !inc.status.is_open()
-            || inc.acknowledged_at.is_some()
-            || out.tx.has_timeline(id, "reaction_notice").await?
+        if !inc.awaits_ack()
+            || out
+                .tx
+                .has_timeline(id, TimelineKind::ReactionNotice.as_str())
+                .await?
         {
             return Ok(Decision::Ignored);
         }
@@ -877,7 +880,7 @@ impl Engine {
             .add_timeline(&TimelineEvent {
                 incident: inc.id,
                 at: ctx.ev.sent_at,
-                kind: "reaction_notice".into(),
+                kind: TimelineKind::ReactionNotice.as_str().into(),
                 actor: ctx.actor.key.clone(),
                 source: ctx.source.clone(),
                 detail: "a reaction is not an acknowledgement".into(),
@@ -959,25 +962,13 @@ impl Engine {
             }
             Command::Ack { incident } => {
                 if let Some(mut inc) = self.target(ctx, incident, "ack", out).await? {
-                    if !inc.status.is_open() {
-                        let text = format!(
-                            "{} is resolved; there is nothing to acknowledge. Nothing was recorded.",
-                            inc.id
-                        );
-                        self.reply(ctx, out, Some(inc.id.0), text).await?;
+                    if let Err(e) = self
+                        .acknowledge(ctx, &mut inc, TimelineKind::Ack, out)
+                        .await?
+                    {
+                        self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
                         return Ok(Decision::Refused);
                     }
-                    if let (Some(by), Some(at)) = (&inc.acknowledged_by, inc.acknowledged_at) {
-                        let text = format!(
-                            "{} was already acknowledged by {} at {}.",
-                            inc.id,
-                            by,
-                            render::local(&self.settings.calendar, at)
-                        );
-                        self.reply(ctx, out, Some(inc.id.0), text).await?;
-                        return Ok(Decision::Refused);
-                    }
-                    self.acknowledge(ctx, &mut inc, "ack", out).await?;
                     return Ok(Decision::Acknowledged(inc.id));
                 }
             }
@@ -985,7 +976,8 @@ impl Engine {
                 if let Some(mut inc) = self.target(ctx, incident, "update", out).await? {
                     inc.last_update_at = ctx.ev.sent_at;
                     out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, "update", &text).await?;
+                    self.timeline(out, &inc, ctx, TimelineKind::Update, &text)
+                        .await?;
                     self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = render::status_update(&inc, &ctx.actor.display, &text);
                     self.relay(&inc, msg, out).await?;
@@ -1004,8 +996,14 @@ impl Engine {
                     inc.status = status;
                     inc.last_update_at = ctx.ev.sent_at;
                     out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, "status", &format!("{was} -> {status}"))
-                        .await?;
+                    self.timeline(
+                        out,
+                        &inc,
+                        ctx,
+                        TimelineKind::Status,
+                        &format!("{was} -> {status}"),
+                    )
+                    .await?;
                     self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = format!(
                         "📣 {} is now {} (was {}), set by {}.",
@@ -1033,7 +1031,8 @@ impl Engine {
                     inc.commander = Some(name.clone());
                     inc.last_update_at = ctx.ev.sent_at;
                     out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, "commander", &name).await?;
+                    self.timeline(out, &inc, ctx, TimelineKind::Commander, &name)
+                        .await?;
                     let msg = format!(
                         "📣 {}: {} is now the incident commander (named by {}).",
                         render::headline(&inc),
@@ -1053,7 +1052,7 @@ impl Engine {
                     inc.impacted_apps = apps;
                     out.save_incident(&mut inc).await?;
                     let list = inc.impacted_apps.join(", ");
-                    self.timeline(out, &inc, ctx, "impacted_apps", &list)
+                    self.timeline(out, &inc, ctx, TimelineKind::ImpactedApps, &list)
                         .await?;
                     let msg = format!(
                         "📣 {}: impacted applications {} (set by {}).",
@@ -1068,7 +1067,7 @@ impl Engine {
                 if let Some(mut inc) = self.target(ctx, incident, "impact", out).await? {
                     inc.business_impact = Some(text.clone());
                     out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, "business_impact", &text)
+                    self.timeline(out, &inc, ctx, TimelineKind::BusinessImpact, &text)
                         .await?;
                     let msg = format!(
                         "📣 {}: business impact: {} (set by {}).",
@@ -1089,7 +1088,8 @@ impl Engine {
                     inc.resolved_at = None;
                     inc.last_update_at = ctx.ev.sent_at;
                     out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, "reopened", "").await?;
+                    self.timeline(out, &inc, ctx, TimelineKind::Reopened, "")
+                        .await?;
                     self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
                     let msg = format!(
                         "🔥 {} was reopened by {}.",
@@ -1149,14 +1149,14 @@ impl Engine {
         out: &mut Outbox<'_>,
         inc: &Incident,
         ctx: &Ctx<'_>,
-        kind: &str,
+        kind: TimelineKind,
         detail: &str,
     ) -> Result<(), StoreError> {
         out.tx
             .add_timeline(&TimelineEvent {
                 incident: inc.id,
                 at: ctx.ev.sent_at,
-                kind: kind.to_string(),
+                kind: kind.as_str().to_string(),
                 actor: ctx.actor.key.clone(),
                 source: ctx.source.clone(),
                 detail: detail.to_string(),
@@ -1205,7 +1205,8 @@ impl Engine {
                 sla.window.num_seconds()
             ),
         };
-        self.timeline(out, &inc, ctx, "opened", &detail).await?;
+        self.timeline(out, &inc, ctx, TimelineKind::Opened, &detail)
+            .await?;
         let root = render::thread_root(
             &self.settings.calendar,
             &inc,
@@ -1279,9 +1280,9 @@ impl Engine {
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
         let window = Duration::seconds(inc.sla_window_secs);
-        let timer = |kind: &str, due_at| NewTimer {
+        let timer = |kind: TimerKind, due_at| NewTimer {
             incident_id: Some(inc.id.0),
-            kind: kind.into(),
+            kind: kind.as_str().into(),
             due_at,
             payload: String::new(),
         };
@@ -1290,11 +1291,11 @@ impl Engine {
             .reminders
             .iter()
             .filter_map(|offset| offset.within(window))
-            .map(|d| timer("ack_reminder", inc.started_at + d))
+            .map(|d| timer(TimerKind::AckReminder, inc.started_at + d))
             .collect();
-        timers.push(timer("ack_breach", inc.ack_deadline));
+        timers.push(timer(TimerKind::AckBreach, inc.ack_deadline));
         if let Some(after) = self.settings.paging.nudge_after(inc.severity) {
-            timers.push(timer(timers::NUDGE, inc.started_at + after));
+            timers.push(timer(TimerKind::UpdateNudge, inc.started_at + after));
         }
         out.tx.add_timers(&timers).await?;
         if let Some(first) = timers.iter().map(|t| t.due_at).min() {
@@ -1307,15 +1308,17 @@ impl Engine {
         &self,
         ctx: &Ctx<'_>,
         inc: &mut Incident,
-        kind: &str,
+        kind: TimelineKind,
         out: &mut Outbox<'_>,
-    ) -> Result<(), StoreError> {
-        inc.acknowledged_at = Some(ctx.ev.sent_at);
-        inc.acknowledged_by = Some(ctx.actor.display.clone());
-        inc.acknowledged_where = Some(ctx.place());
+    ) -> Result<Result<(), TransitionError>, StoreError> {
+        let zone = self.settings.calendar.zone();
+        let outcome = match inc.acknowledge(ctx.ev.sent_at, &ctx.actor.display, ctx.place(), zone) {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
         out.save_incident(inc).await?;
-        let outcome = render::ack_outcome(inc, ctx.ev.sent_at);
-        self.timeline(out, inc, ctx, kind, &outcome).await?;
+        self.timeline(out, inc, ctx, kind, &render::sla_outcome(outcome))
+            .await?;
         out.tx.cancel_timers(inc.id.0, ACK_TIMERS).await?;
         let msg = render::acknowledged(
             &self.settings.calendar,
@@ -1323,7 +1326,8 @@ impl Engine {
             &ctx.actor.display,
             &ctx.place(),
         );
-        self.relay(inc, msg, out).await
+        self.relay(inc, msg, out).await?;
+        Ok(Ok(()))
     }
 
     async fn resolve(
@@ -1343,8 +1347,14 @@ impl Engine {
         inc.last_update_at = ctx.ev.sent_at;
         out.save_incident(&mut inc).await?;
         out.tx.cancel_timers(inc.id.0, INCIDENT_TIMERS).await?;
-        self.timeline(out, &inc, ctx, "resolved", summary.as_deref().unwrap_or(""))
-            .await?;
+        self.timeline(
+            out,
+            &inc,
+            ctx,
+            TimelineKind::Resolved,
+            summary.as_deref().unwrap_or(""),
+        )
+        .await?;
         let lasted = crate::domain::sla::human_duration(ctx.ev.sent_at - inc.started_at);
         let msg = match &summary {
             Some(s) => format!(

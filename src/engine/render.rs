@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::incident::Incident;
-use crate::domain::sla::{SlaOutcome, human_duration, outcome};
+use crate::domain::sla::{SlaOutcome, human_duration};
 
 /// `2026-11-24 10:15:00 EST`
 pub fn local(cal: &BusinessCalendar, t: DateTime<Utc>) -> String {
@@ -49,7 +49,12 @@ pub fn thread_root(cal: &BusinessCalendar, i: &Incident, opener: &str, place: &s
 }
 
 pub fn ack_outcome(i: &Incident, acked_at: DateTime<Utc>) -> String {
-    match outcome(i.ack_deadline, acked_at) {
+    sla_outcome(i.ack_outcome(acked_at))
+}
+
+/// How an acknowledgement stood against the SLA, as the timeline and chat say it.
+pub fn sla_outcome(o: SlaOutcome) -> String {
+    match o {
         SlaOutcome::Met { margin } => format!("within SLA ({} to spare)", human_duration(margin)),
         SlaOutcome::Breached { by } => format!("SLA breached by {}", human_duration(by)),
     }

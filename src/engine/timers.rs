@@ -10,17 +10,12 @@ use crate::domain::command::OncallOverride;
 use crate::domain::escalation::{Target, Via};
 use crate::domain::incident::{Incident, Source, TimelineEvent};
 use crate::domain::oncall::{OnCall, Override, Rotation};
+use crate::domain::timeline::TimelineKind;
+use crate::domain::timer::TimerKind;
 use crate::store::{NewDelivery, NewTimer, StoreError, Timer, Tx};
 
 /// A timer this much past its due instant is reported as late.
 const LATE_AFTER: i64 = 2;
-
-pub const REMINDER: &str = "ack_reminder";
-pub const BREACH: &str = "ack_breach";
-pub const ESCALATION: &str = "escalation";
-pub const NUDGE: &str = "update_nudge";
-pub const HANDOFF: &str = "rotation_handoff";
-pub const ANNOUNCEMENT: &str = "announcement";
 
 /// A day and time people can place: `Mon 2026-11-30 09:00 EST`.
 fn when(cal: &crate::domain::calendar::BusinessCalendar, t: DateTime<Utc>) -> String {
@@ -78,7 +73,7 @@ impl Engine {
             added += tx
                 .ensure_timer(&NewTimer {
                     incident_id: None,
-                    kind: HANDOFF.into(),
+                    kind: TimerKind::RotationHandoff.as_str().into(),
                     due_at: r.next_handoff(now),
                     payload: r.name.clone(),
                 })
@@ -89,7 +84,7 @@ impl Engine {
                 added += tx
                     .ensure_timer(&NewTimer {
                         incident_id: None,
-                        kind: ANNOUNCEMENT.into(),
+                        kind: TimerKind::Announcement.as_str().into(),
                         due_at: due,
                         payload: a.name.clone(),
                     })
@@ -151,11 +146,15 @@ impl Engine {
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
         let Some(after) = self.settings.paging.nudge_after(inc.severity) else {
-            out.tx.cancel_timers(inc.id.0, &[NUDGE]).await?;
+            out.tx
+                .cancel_timers(inc.id.0, &[TimerKind::UpdateNudge.as_str()])
+                .await?;
             return Ok(());
         };
         let due_at = last_update + after;
-        out.tx.reset_timer(inc.id.0, NUDGE, due_at).await?;
+        out.tx
+            .reset_timer(inc.id.0, TimerKind::UpdateNudge.as_str(), due_at)
+            .await?;
         out.timer_at(due_at);
         Ok(())
     }
@@ -306,9 +305,12 @@ impl Engine {
         } else {
             String::new()
         };
-        match t.new.kind.as_str() {
-            HANDOFF => return self.fire_handoff(t, &lateness, out).await,
-            ANNOUNCEMENT => return self.fire_announcement(t, &lateness, out).await,
+        let kind = TimerKind::parse(&t.new.kind);
+        match kind {
+            Some(TimerKind::RotationHandoff) => return self.fire_handoff(t, &lateness, out).await,
+            Some(TimerKind::Announcement) => {
+                return self.fire_announcement(t, &lateness, out).await;
+            }
             _ => {}
         }
         let Some(id) = t.new.incident_id else {
@@ -321,16 +323,16 @@ impl Engine {
         if !inc.status.is_open() {
             return Ok(());
         }
-        if t.new.kind == NUDGE {
+        if kind == Some(TimerKind::UpdateNudge) {
             return self.fire_nudge(t, &inc, &lateness, out).await;
         }
-        if inc.acknowledged_at.is_some() {
+        if !inc.awaits_ack() {
             return Ok(());
         }
         let ping = self.responder(&inc, out.now, out.tx).await?;
         let cal = &self.settings.calendar;
-        match t.new.kind.as_str() {
-            REMINDER => {
+        match kind {
+            Some(TimerKind::AckReminder) => {
                 let left = inc.ack_deadline - t.new.due_at;
                 let text = format!(
                     "⏰ {} is not acknowledged: {} left (deadline {}). Reply in this thread or `!inc ack`.{}",
@@ -342,8 +344,8 @@ impl Engine {
                 self.relay_as(&inc, text, Style::Reminder, &ping, out)
                     .await?;
             }
-            BREACH => {
-                self.flare_event(&inc, t, "ack_breached", lateness.trim(), out)
+            Some(TimerKind::AckBreach) => {
+                self.flare_event(&inc, t, TimelineKind::AckBreached, lateness.trim(), out)
                     .await?;
                 let text = format!(
                     "🚨 {}: ack SLA breached. Not acknowledged within {} (deadline {}).{}",
@@ -356,8 +358,10 @@ impl Engine {
                     .await?;
                 self.start_escalation(&inc, t, out).await?;
             }
-            ESCALATION => self.fire_escalation_step(&inc, t, &lateness, out).await?,
-            other => tracing::warn!(timer = t.id, kind = other, "unknown timer kind ignored"),
+            Some(TimerKind::Escalation) => {
+                self.fire_escalation_step(&inc, t, &lateness, out).await?
+            }
+            _ => tracing::warn!(timer = t.id, kind = %t.new.kind, "unknown timer kind ignored"),
         }
         Ok(())
     }
@@ -367,7 +371,7 @@ impl Engine {
         &self,
         inc: &Incident,
         t: &Timer,
-        kind: &str,
+        kind: TimelineKind,
         detail: &str,
         out: &mut Outbox<'_>,
     ) -> Result<(), StoreError> {
@@ -375,7 +379,7 @@ impl Engine {
             .add_timeline(&TimelineEvent {
                 incident: inc.id,
                 at: t.new.due_at,
-                kind: kind.into(),
+                kind: kind.as_str().into(),
                 actor: "flare".into(),
                 source: Source {
                     platform: "flare".into(),
@@ -402,7 +406,7 @@ impl Engine {
             out.tx
                 .add_timer(&NewTimer {
                     incident_id: Some(inc.id.0),
-                    kind: ESCALATION.into(),
+                    kind: TimerKind::Escalation.as_str().into(),
                     due_at: breach.new.due_at + step.after,
                     payload: i.to_string(),
                 })
@@ -425,8 +429,14 @@ impl Engine {
                 )
             })
             .collect();
-        self.flare_event(inc, breach, "escalation_started", &plan.join("; "), out)
-            .await
+        self.flare_event(
+            inc,
+            breach,
+            TimelineKind::EscalationStarted,
+            &plan.join("; "),
+            out,
+        )
+        .await
     }
 
     async fn fire_escalation_step(
@@ -527,7 +537,7 @@ impl Engine {
         if !unresolved.is_empty() {
             detail.push_str(&format!("; nobody to page for {}", unresolved.join(", ")));
         }
-        self.flare_event(inc, t, "escalation_step", &detail, out)
+        self.flare_event(inc, t, TimelineKind::EscalationStep, &detail, out)
             .await?;
         let (text, ping) = match step.via {
             Via::Chat => (
@@ -619,14 +629,15 @@ impl Engine {
             },
             inc.id
         );
-        self.flare_event(inc, t, "update_nudge", "", out).await?;
+        self.flare_event(inc, t, TimelineKind::UpdateNudge, "", out)
+            .await?;
         self.relay_as(inc, text, Style::Reminder, &ping, out)
             .await?;
         let due_at = out.now.max(t.new.due_at) + after;
         out.tx
             .add_timer(&NewTimer {
                 incident_id: Some(inc.id.0),
-                kind: NUDGE.into(),
+                kind: TimerKind::UpdateNudge.as_str().into(),
                 due_at,
                 payload: String::new(),
             })
@@ -670,7 +681,7 @@ impl Engine {
         out.tx
             .ensure_timer(&NewTimer {
                 incident_id: None,
-                kind: HANDOFF.into(),
+                kind: TimerKind::RotationHandoff.as_str().into(),
                 due_at: r.next_handoff(at),
                 payload: r.name.clone(),
             })
@@ -703,7 +714,7 @@ impl Engine {
             out.tx
                 .ensure_timer(&NewTimer {
                     incident_id: None,
-                    kind: ANNOUNCEMENT.into(),
+                    kind: TimerKind::Announcement.as_str().into(),
                     due_at: due,
                     payload: a.name.clone(),
                 })
