@@ -2,12 +2,19 @@
 //! the timeline, the outbox rows and the timers in ONE database transaction. It never touches
 //! a socket; the clock is injected.
 
+mod batch;
+mod known;
+mod mirror;
 pub mod render;
 pub mod timers;
+mod tx_buffer;
 
-use std::collections::{HashMap, HashSet};
+pub use known::Guesses;
+use known::Known;
+pub(crate) use tx_buffer::TxBuffer;
+
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -26,10 +33,7 @@ use crate::domain::reminder::Offset;
 use crate::domain::sla::SlaPolicy;
 use crate::domain::timeline::TimelineKind;
 use crate::domain::timer::TimerKind;
-use crate::store::{
-    Delivery, DeliveryStatus, MessageKey, NewDelivery, NewIncident, NewTimer, SharedStore,
-    StoreError, ThreadRow, Tx,
-};
+use crate::store::{NewDelivery, NewIncident, NewTimer, SharedStore, StoreError, ThreadRow, Tx};
 
 pub use crate::domain::timer::{ACK_TIMERS, INCIDENT_TIMERS};
 
@@ -122,28 +126,6 @@ pub struct Engine {
     guesses: Guesses,
 }
 
-/// How often a transaction went on `Known` incidents unread, and how often that guess was
-/// stale (the transaction failed and was done again the ordinary way).
-#[derive(Debug, Default)]
-pub struct Guesses {
-    pub taken: AtomicU64,
-    pub stale: AtomicU64,
-}
-
-#[derive(Default)]
-struct Known {
-    /// Incidents that exist (none is ever deleted).
-    incidents: HashSet<i64>,
-    thread_incident: HashMap<(String, String, String), i64>,
-    threads: HashMap<i64, Vec<ThreadRow>>,
-    /// Incidents as this engine last committed or read them: a guess that a transaction
-    /// checks (`expect_incident_version`) instead of reading the incident first.
-    latest: HashMap<i64, Incident>,
-}
-
-/// Past this many entries a cache of `Known` starts over (they are only shortcuts).
-const KNOWN_MAX: usize = 10_000;
-
 /// The inbound event, resolved: who, where, and which incident it is about.
 struct Ctx<'a> {
     ev: &'a Inbound,
@@ -156,119 +138,6 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn place(&self) -> String {
         format!("{} {}", self.ev.platform, self.ev.channel)
-    }
-}
-
-/// Collects what one transaction will send, and what it has already read.
-///
-/// Outbox rows are buffered and written in a few multi-row statements before commit (every
-/// statement is a round trip to the database driver). Incidents and thread lists read in the
-/// transaction are kept for its rest: the rows are locked for it (`FOR UPDATE` on PostgreSQL,
-/// the write lock on SQLite), so they cannot change underneath.
-pub(crate) struct Outbox<'t> {
-    pub(crate) tx: &'t mut Box<dyn Tx>,
-    pub(crate) now: DateTime<Utc>,
-    pub(crate) platforms: HashSet<String>,
-    pub(crate) count: usize,
-    /// The earliest timer this transaction added or moved.
-    pub(crate) earliest_timer: Option<DateTime<Utc>>,
-    queued: Vec<NewDelivery>,
-    /// The outbox rows written so far, in the order they were written (their ids come back
-    /// from the commit in the same order).
-    written: Vec<NewDelivery>,
-    incidents: HashMap<i64, Incident>,
-    threads: HashMap<i64, Vec<ThreadRow>>,
-    /// Messages of a batch recorded ahead, by (platform, channel, message id): the id, or
-    /// `None` for a duplicate. Taken by each event as it is handled.
-    recorded: HashMap<(String, String, String), Option<i64>>,
-    /// Incidents this transaction opened (known to exist once it commits).
-    pub(crate) opened: Vec<i64>,
-    /// The transaction may go on `Known` incidents unread (`Engine::mirror_unread`).
-    guess: bool,
-}
-
-impl<'t> Outbox<'t> {
-    pub(crate) fn new(tx: &'t mut Box<dyn Tx>, now: DateTime<Utc>) -> Self {
-        Outbox {
-            tx,
-            now,
-            platforms: HashSet::new(),
-            count: 0,
-            earliest_timer: None,
-            queued: Vec::new(),
-            written: Vec::new(),
-            incidents: HashMap::new(),
-            threads: HashMap::new(),
-            recorded: HashMap::new(),
-            opened: Vec::new(),
-            guess: false,
-        }
-    }
-
-    pub(crate) fn timer_at(&mut self, due: DateTime<Utc>) {
-        self.earliest_timer = Some(self.earliest_timer.map_or(due, |e| e.min(due)));
-    }
-
-    /// Queues an outbox row; it is written, in order, by `flush` (at the latest before commit).
-    pub(crate) async fn push(&mut self, d: NewDelivery) -> Result<(), StoreError> {
-        self.platforms.insert(d.platform.clone());
-        self.count += 1;
-        self.queued.push(d);
-        Ok(())
-    }
-
-    /// Writes an outbox row now (after the queued ones, so ids keep their order) and returns
-    /// its id.
-    pub(crate) async fn push_now(&mut self, d: NewDelivery) -> Result<i64, StoreError> {
-        self.flush().await?;
-        let id = self.tx.enqueue(&d, self.now).await?;
-        self.platforms.insert(d.platform.clone());
-        self.count += 1;
-        self.written.push(d);
-        Ok(id)
-    }
-
-    /// Writes the queued outbox rows. Called before anything reads deliveries, and at commit.
-    pub(crate) async fn flush(&mut self) -> Result<(), StoreError> {
-        if !self.queued.is_empty() {
-            let rows = std::mem::take(&mut self.queued);
-            self.tx.enqueue_many(&rows, self.now).await?;
-            self.written.extend(rows);
-        }
-        Ok(())
-    }
-
-    /// The incident, read once per transaction (locked for it where the backend has row locks).
-    pub(crate) async fn incident(&mut self, id: i64) -> Result<Option<Incident>, StoreError> {
-        if let Some(inc) = self.incidents.get(&id) {
-            return Ok(Some(inc.clone()));
-        }
-        let inc = self.tx.incident(id).await?;
-        if let Some(i) = &inc {
-            self.incidents.insert(id, i.clone());
-        }
-        Ok(inc)
-    }
-
-    pub(crate) async fn save_incident(&mut self, inc: &mut Incident) -> Result<(), StoreError> {
-        self.tx.save_incident(inc).await?;
-        self.incidents.insert(inc.id.0, inc.clone());
-        Ok(())
-    }
-
-    /// The incident's threads, read once per transaction.
-    pub(crate) async fn threads(&mut self, incident: i64) -> Result<Vec<ThreadRow>, StoreError> {
-        if let Some(t) = self.threads.get(&incident) {
-            return Ok(t.clone());
-        }
-        let t = self.tx.threads(incident).await?;
-        self.threads.insert(incident, t.clone());
-        Ok(t)
-    }
-
-    pub(crate) async fn insert_thread(&mut self, t: &ThreadRow) -> Result<(), StoreError> {
-        self.threads.remove(&t.incident_id);
-        self.tx.insert_thread(t).await
     }
 }
 
@@ -291,30 +160,6 @@ impl Engine {
         }
     }
 
-    fn known(&self) -> std::sync::MutexGuard<'_, Known> {
-        self.known.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The incident's threads (from `Known` once they are all sent).
-    async fn threads(
-        &self,
-        out: &mut Outbox<'_>,
-        incident: i64,
-    ) -> Result<Vec<ThreadRow>, StoreError> {
-        if let Some(t) = self.known().threads.get(&incident) {
-            return Ok(t.clone());
-        }
-        let t = out.threads(incident).await?;
-        if !t.is_empty() && t.iter().all(|r| r.thread_ref.is_some()) {
-            let mut known = self.known();
-            if known.threads.len() >= KNOWN_MAX {
-                known.threads.clear();
-            }
-            known.threads.insert(incident, t.clone());
-        }
-        Ok(t)
-    }
-
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
@@ -335,150 +180,7 @@ impl Engine {
         &self.channels
     }
 
-    /// Handles one inbound event; retries on a concurrent change of the same incident.
-    pub async fn handle(&self, ev: &Inbound) -> Result<Outcome, EngineError> {
-        let mut outcomes = self.handle_batch(std::slice::from_ref(ev)).await?;
-        Ok(outcomes.remove(0))
-    }
-
-    /// Handles several inbound events, in order, in ONE transaction (group commit: a burst
-    /// costs one commit, and what the events share is read once). One outcome per event.
-    ///
-    /// Once an event of a channel is `UnknownThread`, the later events of that channel in the
-    /// batch are not handled and are `UnknownThread` too, so the caller can retry them later
-    /// in their order. On an error nothing of the batch is recorded.
-    pub async fn handle_batch(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
-        let mut attempt = 0;
-        loop {
-            // A first attempt may go on what `Known` says of an incident; a conflict means
-            // that was stale (or a message was a duplicate), so later attempts read.
-            let taken = self.guesses.taken.load(Ordering::Relaxed);
-            match self.batch_once(evs, attempt == 0).await {
-                Err(EngineError::Store(StoreError::Conflict)) if attempt < 5 => {
-                    if self.guesses.taken.load(Ordering::Relaxed) != taken {
-                        self.guesses.stale.fetch_add(1, Ordering::Relaxed);
-                    }
-                    self.known().latest.clear();
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
-    }
-
-    async fn batch_once(&self, evs: &[Inbound], guess: bool) -> Result<Vec<Outcome>, EngineError> {
-        let mut tx = self.store.begin().await?;
-        let now = self.clock.now();
-        let mut out = Outbox::new(&mut tx, now);
-        // One event waits for its transaction alone: that is the one worth a round trip less.
-        out.guess = guess && evs.len() == 1;
-        let mut outcomes = Vec::with_capacity(evs.len());
-        let mut stalled: HashSet<(&str, &str)> = HashSet::new();
-        let mut wrote = false;
-        if evs.len() > 1 {
-            self.record_ahead(evs, &mut out).await?;
-        }
-        for ev in evs {
-            let key = (ev.platform.as_str(), ev.channel.as_str());
-            if stalled.contains(&key) {
-                outcomes.push(Outcome {
-                    decision: Decision::UnknownThread,
-                    deliveries: 0,
-                });
-                continue;
-            }
-            let before = out.count;
-            let decision = self.decide(ev, &mut out).await?;
-            if decision == Decision::UnknownThread {
-                stalled.insert(key);
-            }
-            wrote |= !matches!(
-                decision,
-                Decision::Ignored | Decision::Duplicate | Decision::UnknownThread
-            );
-            outcomes.push(Outcome {
-                decision,
-                deliveries: out.count - before,
-            });
-        }
-        // Recorded ahead but not handled (parked behind an unknown thread): they are handled
-        // later, and must not look like duplicates then.
-        let unhandled: Vec<i64> = out.recorded.drain().filter_map(|(_, id)| id).collect();
-        out.tx.forget_messages(&unhandled).await?;
-        out.flush().await?;
-        let (mut platforms, count, timers) = (
-            std::mem::take(&mut out.platforms),
-            out.count,
-            out.earliest_timer,
-        );
-        let opened = std::mem::take(&mut out.opened);
-        let written = std::mem::take(&mut out.written);
-        let incidents = std::mem::take(&mut out.incidents);
-        if wrote || count > 0 {
-            let ids = tx.commit_outbox().await?;
-            if !incidents.is_empty() {
-                let mut known = self.known();
-                if known.latest.len() + incidents.len() > KNOWN_MAX {
-                    known.latest.clear();
-                }
-                known.latest.extend(incidents);
-            }
-            if self.hand_over(written, ids, now) {
-                platforms.clear();
-            }
-            if !opened.is_empty() {
-                let mut known = self.known();
-                if known.incidents.len() + opened.len() > KNOWN_MAX {
-                    known.incidents.clear();
-                }
-                known.incidents.extend(opened);
-            }
-        } else {
-            drop(tx);
-        }
-        for p in &platforms {
-            self.wake.notify(p);
-        }
-        if let Some(due) = timers {
-            self.wake.timer_added(due);
-        }
-        Ok(outcomes)
-    }
-
-    /// Hands the outbox rows just committed to the delivery workers, so they need not read
-    /// them back; says whether it did. If the ids do not match the rows, nothing is handed
-    /// and the workers are notified to read the outbox instead.
-    fn hand_over(&self, written: Vec<NewDelivery>, mut ids: Vec<i64>, now: DateTime<Utc>) -> bool {
-        if written.is_empty() || ids.len() != written.len() {
-            return false;
-        }
-        // Ids grow in the order rows are inserted (SQLite's rowid, PostgreSQL's sequence
-        // within one transaction), whatever order RETURNING gives them in.
-        ids.sort_unstable();
-        let mut by_platform: HashMap<String, Vec<Delivery>> = HashMap::new();
-        for (id, new) in ids.into_iter().zip(written) {
-            by_platform
-                .entry(new.platform.clone())
-                .or_default()
-                .push(Delivery {
-                    id,
-                    new,
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    next_attempt_at: now,
-                    last_error: None,
-                    remote_id: None,
-                    created_at: now,
-                    sent_at: None,
-                });
-        }
-        for (platform, rows) in by_platform {
-            self.wake.hand(&platform, rows);
-        }
-        true
-    }
-
-    async fn decide(&self, ev: &Inbound, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+    async fn decide(&self, ev: &Inbound, buf: &mut TxBuffer<'_>) -> Result<Decision, EngineError> {
         let actor =
             self.settings
                 .directory
@@ -489,7 +191,7 @@ impl Engine {
             user: actor.key.clone(),
             message_id: ev.message_id.clone(),
         };
-        let thread_incident = self.thread_incident(ev, out).await?;
+        let thread_incident = self.thread_incident(ev, buf).await?;
         let ctx = Ctx {
             ev,
             actor,
@@ -497,62 +199,22 @@ impl Engine {
             thread_incident,
         };
         match &ev.event {
-            InboundKind::Message => self.message(&ctx, out).await,
-            InboundKind::Edit => self.change_copies(&ctx, false, out).await,
-            InboundKind::Delete => self.change_copies(&ctx, true, out).await,
-            InboundKind::Reaction { .. } => self.reaction(&ctx, out).await,
+            InboundKind::Message => self.message(&ctx, buf).await,
+            InboundKind::Edit => self.change_copies(&ctx, false, buf).await,
+            InboundKind::Delete => self.change_copies(&ctx, true, buf).await,
+            InboundKind::Reaction { .. } => self.reaction(&ctx, buf).await,
         }
     }
 
-    /// The incident an event's thread (or hint) points at.
-    async fn thread_incident(
+    async fn message(
         &self,
-        ev: &Inbound,
-        out: &mut Outbox<'_>,
-    ) -> Result<Option<i64>, StoreError> {
-        if let Some(n) = ev.incident_hint {
-            // A hint (IRC `INC-7: ...`) may name an incident that does not exist.
-            if self.known().incidents.contains(&n) {
-                return Ok(Some(n));
-            }
-            if out.incident(n).await?.is_none() {
-                return Ok(None);
-            }
-            let mut known = self.known();
-            if known.incidents.len() >= KNOWN_MAX {
-                known.incidents.clear();
-            }
-            known.incidents.insert(n);
-            return Ok(Some(n));
-        }
-        let target = match (&ev.event, &ev.thread) {
-            (_, Some(t)) => t.as_str(),
-            (InboundKind::Reaction { .. }, None) => ev.message_id.as_str(),
-            _ => return Ok(None),
-        };
-        let key = (ev.platform.clone(), ev.channel.clone(), target.to_string());
-        if let Some(id) = self.known().thread_incident.get(&key) {
-            return Ok(Some(*id));
-        }
-        let found = out
-            .tx
-            .incident_for_thread(&ev.platform, &ev.channel, target)
-            .await?;
-        if let Some(id) = found {
-            let mut known = self.known();
-            if known.thread_incident.len() >= KNOWN_MAX {
-                known.thread_incident.clear();
-            }
-            known.thread_incident.insert(key, id);
-        }
-        Ok(found)
-    }
-
-    async fn message(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
+        ctx: &Ctx<'_>,
+        buf: &mut TxBuffer<'_>,
+    ) -> Result<Decision, EngineError> {
         let parsed = command::parse(&ctx.ev.text);
         if parsed == Parsed::NotACommand && ctx.thread_incident.is_none() {
             if ctx.ev.thread.is_some()
-                && out
+                && buf
                     .tx
                     .thread_root_in_flight(&ctx.ev.platform, &ctx.ev.channel)
                     .await?
@@ -562,8 +224,8 @@ impl Engine {
             return Ok(Decision::Ignored);
         }
         if parsed == Parsed::NotACommand
-            && out.guess
-            && let Some(decision) = self.mirror_unread(ctx, out).await?
+            && buf.guess
+            && let Some(decision) = self.mirror_unread(ctx, buf).await?
         {
             return Ok(decision);
         }
@@ -572,333 +234,39 @@ impl Engine {
             ctx.ev.channel.clone(),
             ctx.ev.message_id.clone(),
         );
-        let recorded = match out.recorded.remove(&key) {
+        let recorded = match buf.recorded.remove(&key) {
             Some(ahead) => ahead,
             None => {
-                let m = Self::message_record(ctx.ev, ctx.thread_incident, out.now);
-                self.record_message(ctx, out, &m).await?
+                let m = Self::message_record(ctx.ev, ctx.thread_incident, buf.now);
+                self.record_message(ctx, buf, &m).await?
             }
         };
         let Some(msg_id) = recorded else {
             return Ok(Decision::Duplicate);
         };
         match parsed {
-            Parsed::NotACommand => self.thread_message(ctx, msg_id, out).await,
+            Parsed::NotACommand => self.thread_message(ctx, msg_id, buf).await,
             Parsed::Usage(text) => {
-                self.reply(ctx, out, None, text).await?;
+                self.reply(ctx, buf, None, text).await?;
                 Ok(Decision::Usage)
             }
-            Parsed::Command(cmd) => self.command(ctx, cmd, msg_id, out).await,
+            Parsed::Command(cmd) => self.command(ctx, cmd, msg_id, buf).await,
         }
-    }
-
-    fn message_record(
-        ev: &Inbound,
-        incident: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> crate::store::MessageRecord {
-        crate::store::MessageRecord {
-            platform: ev.platform.clone(),
-            channel: ev.channel.clone(),
-            message_id: ev.message_id.clone(),
-            thread: ev.thread.clone(),
-            incident_id: incident,
-            author_id: ev.author.id.clone(),
-            author_display: ev.author.display.clone(),
-            text: ev.text.clone(),
-            sent_at: ev.sent_at,
-            received_at: now,
-        }
-    }
-
-    /// Records, in one go, the messages of a batch that will certainly be recorded: commands,
-    /// and messages in a thread whose incident is known without reading (a hint or `Known`).
-    /// The rest are recorded one by one as they are handled.
-    async fn record_ahead(&self, evs: &[Inbound], out: &mut Outbox<'_>) -> Result<(), StoreError> {
-        let mut records = Vec::new();
-        for ev in evs.iter().filter(|e| e.event == InboundKind::Message) {
-            let incident = match (ev.incident_hint, &ev.thread) {
-                (Some(n), _) if self.known().incidents.contains(&n) => Some(n),
-                (Some(_), _) => continue,
-                (None, None) => None,
-                (None, Some(t)) => {
-                    let key = (ev.platform.clone(), ev.channel.clone(), t.clone());
-                    match self.known().thread_incident.get(&key) {
-                        Some(id) => Some(*id),
-                        None => continue,
-                    }
-                }
-            };
-            if incident.is_none() && command::parse(&ev.text) == Parsed::NotACommand {
-                continue;
-            }
-            records.push(Self::message_record(ev, incident, out.now));
-        }
-        if records.len() < 2 {
-            return Ok(());
-        }
-        let ids = out.tx.record_messages(&records).await?;
-        for (m, id) in records.into_iter().zip(ids) {
-            out.recorded
-                .entry((m.platform, m.channel, m.message_id))
-                .or_insert(id);
-        }
-        Ok(())
-    }
-
-    /// Records the message; for a message in an incident's thread, reads the incident and its
-    /// threads in the same round trip (unless this transaction or `Known` has them already).
-    async fn record_message(
-        &self,
-        ctx: &Ctx<'_>,
-        out: &mut Outbox<'_>,
-        m: &crate::store::MessageRecord,
-    ) -> Result<Option<i64>, StoreError> {
-        let Some(id) = ctx.thread_incident else {
-            return out.tx.record_message(m).await;
-        };
-        let want_incident = !out.incidents.contains_key(&id);
-        let want_threads =
-            !out.threads.contains_key(&id) && !self.known().threads.contains_key(&id);
-        if !want_incident && !want_threads {
-            return out.tx.record_message(m).await;
-        }
-        let (msg, inc, threads) = out
-            .tx
-            .record_message_reading(m, want_incident.then_some(id), want_threads.then_some(id))
-            .await?;
-        if let Some(inc) = inc {
-            out.incidents.insert(id, inc);
-        }
-        if let Some(t) = threads {
-            out.threads.insert(id, t);
-        }
-        Ok(msg)
     }
 
     /// A reply to the person who wrote the event, where they wrote it.
     async fn reply(
         &self,
         ctx: &Ctx<'_>,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
         incident: Option<i64>,
         text: String,
     ) -> Result<(), StoreError> {
         let mut d = NewDelivery::to_channel(&ctx.ev.platform, &ctx.ev.channel, Style::Reply, text);
         d.thread_ref = ctx.ev.thread.clone();
         d.incident_id = incident.or(ctx.thread_incident);
-        out.push(d).await?;
+        buf.push(d).await?;
         Ok(())
-    }
-
-    /// Ordinary conversation in an incident's thread: maybe an acknowledgement, and mirrored to
-    /// the incident's threads everywhere else.
-    async fn thread_message(
-        &self,
-        ctx: &Ctx<'_>,
-        msg_id: i64,
-        out: &mut Outbox<'_>,
-    ) -> Result<Decision, EngineError> {
-        let Some(id) = ctx.thread_incident else {
-            return Ok(Decision::Ignored);
-        };
-        let Some(mut inc) = out.incident(id).await? else {
-            return Ok(Decision::Ignored);
-        };
-        self.mirror(ctx, &inc, Some(msg_id), out).await?;
-        // `acknowledges` has checked what `Incident::acknowledge` would refuse.
-        if self.acknowledges(ctx, &inc)
-            && self
-                .acknowledge(ctx, &mut inc, TimelineKind::AckFirstReply, out)
-                .await?
-                .is_ok()
-        {
-            return Ok(Decision::Acknowledged(inc.id));
-        }
-        Ok(Decision::Mirrored(inc.id))
-    }
-
-    /// Whether this reply in the incident's thread acknowledges it.
-    fn acknowledges(&self, ctx: &Ctx<'_>, inc: &Incident) -> bool {
-        self.settings.ack_on_first_reply && inc.awaits_ack() && inc.opened_by != ctx.actor.key
-    }
-
-    /// Conversation in the thread of an incident this engine knows (as it last committed it,
-    /// with all its threads): recorded and mirrored without reading anything first, so the
-    /// transaction is one round trip to the database, the one a person's line waits for.
-    /// The transaction checks that the incident is unchanged and the message new; if either
-    /// is not so it fails with `Conflict`, and the event is handled again the ordinary way.
-    /// `None` when the event needs the ordinary way.
-    async fn mirror_unread(
-        &self,
-        ctx: &Ctx<'_>,
-        out: &mut Outbox<'_>,
-    ) -> Result<Option<Decision>, EngineError> {
-        let Some(id) = ctx.thread_incident else {
-            return Ok(None);
-        };
-        let inc = {
-            let known = self.known();
-            match known.latest.get(&id) {
-                Some(inc) if known.threads.contains_key(&id) => inc.clone(),
-                _ => return Ok(None),
-            }
-        };
-        if self.acknowledges(ctx, &inc) {
-            return Ok(None);
-        }
-        self.guesses.taken.fetch_add(1, Ordering::Relaxed);
-        out.tx.expect_incident_version(id, inc.version).await?;
-        let m = Self::message_record(ctx.ev, Some(id), out.now);
-        out.tx.record_new_message(&m).await?;
-        self.mirror(ctx, &inc, None, out).await?;
-        let decision = Decision::Mirrored(inc.id);
-        out.incidents.insert(id, inc);
-        Ok(Some(decision))
-    }
-
-    fn attribution(&self, ctx: &Ctx<'_>) -> String {
-        self.settings
-            .attribution
-            .replace("{name}", &ctx.actor.display)
-            .replace("{platform}", &ctx.ev.platform)
-            .replace("{kind}", ctx.ev.kind.as_str())
-    }
-
-    fn is_source_thread(ctx: &Ctx<'_>, t: &ThreadRow) -> bool {
-        t.platform == ctx.ev.platform
-            && (t.channel == ctx.ev.channel || t.thread_ref.as_deref() == Some(&ctx.ev.channel))
-    }
-
-    /// Queues a copy of the message for each of the incident's other threads; `msg_id` is the
-    /// message's row id, or `None` for a message recorded in this transaction unread (the
-    /// copies then name it by its key).
-    async fn mirror(
-        &self,
-        ctx: &Ctx<'_>,
-        inc: &Incident,
-        msg_id: Option<i64>,
-        out: &mut Outbox<'_>,
-    ) -> Result<(), StoreError> {
-        let author = self.attribution(ctx);
-        for t in self.threads(out, inc.id.0).await? {
-            if Self::is_source_thread(ctx, &t) {
-                continue;
-            }
-            let mut d = NewDelivery::to_channel(
-                &t.platform,
-                &t.channel,
-                Style::Mirror,
-                ctx.ev.text.clone(),
-            );
-            d.incident_id = Some(inc.id.0);
-            d.in_thread = true;
-            d.author = Some(author.clone());
-            d.source_message = msg_id;
-            if msg_id.is_none() {
-                d.source_key = Some(MessageKey {
-                    platform: ctx.ev.platform.clone(),
-                    channel: ctx.ev.channel.clone(),
-                    message_id: ctx.ev.message_id.clone(),
-                });
-            }
-            out.push(d).await?;
-        }
-        Ok(())
-    }
-
-    /// An edit or deletion of an inbound message: every mirrored copy is edited or deleted
-    /// (adapters that cannot edit post `(edited) ...`).
-    async fn change_copies(
-        &self,
-        ctx: &Ctx<'_>,
-        deleted: bool,
-        out: &mut Outbox<'_>,
-    ) -> Result<Decision, EngineError> {
-        let Some(m) = out
-            .tx
-            .find_message(&ctx.ev.platform, &ctx.ev.channel, &ctx.ev.message_id)
-            .await?
-        else {
-            return Ok(Decision::Ignored);
-        };
-        let author = self.attribution(ctx);
-        out.flush().await?;
-        for copy in out.tx.copies_of(m.id).await? {
-            let mut d = copy.new.clone();
-            if deleted {
-                d.text = "(message deleted)".into();
-                d.delete_of = Some(copy.id);
-            } else {
-                d.text = ctx.ev.text.clone();
-                d.author = Some(author.clone());
-                d.edit_of = Some(copy.id);
-            }
-            out.push(d).await?;
-        }
-        if let Some(incident) = m.record.incident_id {
-            let (kind, detail) = if deleted {
-                (TimelineKind::MessageDeleted, String::new())
-            } else {
-                (TimelineKind::MessageEdited, ctx.ev.text.clone())
-            };
-            out.tx
-                .add_timeline(&TimelineEvent {
-                    incident: IncidentId(incident),
-                    at: ctx.ev.sent_at,
-                    kind: kind.as_str().into(),
-                    actor: ctx.actor.key.clone(),
-                    source: ctx.source.clone(),
-                    detail,
-                })
-                .await?;
-        }
-        Ok(if deleted {
-            Decision::Deleted
-        } else {
-            Decision::Edited
-        })
-    }
-
-    /// A reaction never acknowledges; say so once per incident.
-    async fn reaction(&self, ctx: &Ctx<'_>, out: &mut Outbox<'_>) -> Result<Decision, EngineError> {
-        let Some(id) = ctx.thread_incident else {
-            return Ok(Decision::Ignored);
-        };
-        let Some(inc) = out.incident(id).await? else {
-            return Ok(Decision::Ignored);
-        };
-        if !inc.awaits_ack()
-            || out
-                .tx
-                .has_timeline(id, TimelineKind::ReactionNotice.as_str())
-                .await?
-        {
-            return Ok(Decision::Ignored);
-        }
-        out.tx
-            .add_timeline(&TimelineEvent {
-                incident: inc.id,
-                at: ctx.ev.sent_at,
-                kind: TimelineKind::ReactionNotice.as_str().into(),
-                actor: ctx.actor.key.clone(),
-                source: ctx.source.clone(),
-                detail: "a reaction is not an acknowledgement".into(),
-            })
-            .await?;
-        let mut d = NewDelivery::to_channel(
-            &ctx.ev.platform,
-            &ctx.ev.channel,
-            Style::Reply,
-            format!(
-                "{}, a reaction does not acknowledge {}: reactions carry no timestamp. Post a message in the thread (or `!inc ack {}`) to acknowledge it.",
-                ctx.actor.display, inc.id, inc.id
-            ),
-        );
-        d.incident_id = Some(id);
-        d.in_thread = true;
-        out.push(d).await?;
-        Ok(Decision::ReactionNoticed)
     }
 
     async fn command(
@@ -906,7 +274,7 @@ impl Engine {
         ctx: &Ctx<'_>,
         cmd: Command,
         msg_id: i64,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<Decision, EngineError> {
         let name = cmd.name();
         if self.settings.responders_only.contains(name) && !ctx.actor.responder {
@@ -920,7 +288,7 @@ impl Engine {
             };
             self.reply(
                 ctx,
-                out,
+                buf,
                 None,
                 format!("Only responders may `{name}` incidents, and {why}. Nothing was changed."),
             )
@@ -929,16 +297,16 @@ impl Engine {
         }
         match cmd {
             Command::Open { title, severity } => {
-                self.open(ctx, title, severity, msg_id, out).await?
+                self.open(ctx, title, severity, msg_id, buf).await?
             }
-            Command::Oncall { set } => self.oncall_command(ctx, set, out).await?,
+            Command::Oncall { set } => self.oncall_command(ctx, set, buf).await?,
             Command::Help { topic } => {
-                self.reply(ctx, out, None, command::help(topic.as_deref()))
+                self.reply(ctx, buf, None, command::help(topic.as_deref()))
                     .await?
             }
             Command::List => {
-                let open = out.tx.open_incidents().await?;
-                self.reply(ctx, out, None, render::list(&self.settings.calendar, &open))
+                let open = buf.tx.open_incidents().await?;
+                self.reply(ctx, buf, None, render::list(&self.settings.calendar, &open))
                     .await?
             }
             Command::Sla { at } => {
@@ -951,60 +319,60 @@ impl Engine {
                         ),
                     },
                 };
-                self.reply(ctx, out, None, text).await?
+                self.reply(ctx, buf, None, text).await?
             }
             Command::Show { incident } => {
-                if let Some(inc) = self.target(ctx, incident, "show", out).await? {
-                    out.flush().await?;
-                    let text = self.show(&inc, out.tx).await?;
-                    self.reply(ctx, out, Some(inc.id.0), text).await?
+                if let Some(inc) = self.target(ctx, incident, "show", buf).await? {
+                    buf.flush().await?;
+                    let text = self.show(&inc, buf.tx).await?;
+                    self.reply(ctx, buf, Some(inc.id.0), text).await?
                 }
             }
             Command::Ack { incident } => {
-                if let Some(mut inc) = self.target(ctx, incident, "ack", out).await? {
+                if let Some(mut inc) = self.target(ctx, incident, "ack", buf).await? {
                     if let Err(e) = self
-                        .acknowledge(ctx, &mut inc, TimelineKind::Ack, out)
+                        .acknowledge(ctx, &mut inc, TimelineKind::Ack, buf)
                         .await?
                     {
-                        self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+                        self.reply(ctx, buf, Some(inc.id.0), e.to_string()).await?;
                         return Ok(Decision::Refused);
                     }
                     return Ok(Decision::Acknowledged(inc.id));
                 }
             }
             Command::Update { incident, text } => {
-                if let Some(mut inc) = self.target(ctx, incident, "update", out).await? {
+                if let Some(mut inc) = self.target(ctx, incident, "update", buf).await? {
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, TimelineKind::Update, &text)
+                    buf.save_incident(&mut inc).await?;
+                    self.timeline(buf, &inc, ctx, TimelineKind::Update, &text)
                         .await?;
-                    self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
+                    self.schedule_nudge(&inc, ctx.ev.sent_at, buf).await?;
                     let msg = render::status_update(&inc, &ctx.actor.display, &text);
-                    self.relay(&inc, msg, out).await?;
+                    self.relay(&inc, msg, buf).await?;
                 }
             }
             Command::Status { incident, status } => {
-                if let Some(mut inc) = self.target(ctx, incident, "status", out).await? {
+                if let Some(mut inc) = self.target(ctx, incident, "status", buf).await? {
                     if status == Status::Resolved {
-                        return self.resolve(ctx, inc, None, out).await;
+                        return self.resolve(ctx, inc, None, buf).await;
                     }
                     if let Err(e) = check_transition(inc.id, inc.status, status) {
-                        self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+                        self.reply(ctx, buf, Some(inc.id.0), e.to_string()).await?;
                         return Ok(Decision::Refused);
                     }
                     let was = inc.status;
                     inc.status = status;
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.save_incident(&mut inc).await?;
+                    buf.save_incident(&mut inc).await?;
                     self.timeline(
-                        out,
+                        buf,
                         &inc,
                         ctx,
                         TimelineKind::Status,
                         &format!("{was} -> {status}"),
                     )
                     .await?;
-                    self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
+                    self.schedule_nudge(&inc, ctx.ev.sent_at, buf).await?;
                     let msg = format!(
                         "📣 {} is now {} (was {}), set by {}.",
                         render::headline(&inc),
@@ -1012,14 +380,14 @@ impl Engine {
                         was,
                         ctx.actor.display
                     );
-                    self.relay(&inc, msg, out).await?;
+                    self.relay(&inc, msg, buf).await?;
                 }
             }
             Command::Commander { incident, person } => {
-                if let Some(mut inc) = self.target(ctx, incident, "commander", out).await? {
+                if let Some(mut inc) = self.target(ctx, incident, "commander", buf).await? {
                     if !inc.status.is_open() {
                         let text = format!("{} is resolved; reopen it first.", inc.id);
-                        self.reply(ctx, out, Some(inc.id.0), text).await?;
+                        self.reply(ctx, buf, Some(inc.id.0), text).await?;
                         return Ok(Decision::Refused);
                     }
                     let name = self
@@ -1030,8 +398,8 @@ impl Engine {
                         .unwrap_or(person);
                     inc.commander = Some(name.clone());
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, TimelineKind::Commander, &name)
+                    buf.save_incident(&mut inc).await?;
+                    self.timeline(buf, &inc, ctx, TimelineKind::Commander, &name)
                         .await?;
                     let msg = format!(
                         "📣 {}: {} is now the incident commander (named by {}).",
@@ -1039,20 +407,20 @@ impl Engine {
                         name,
                         ctx.actor.display
                     );
-                    self.relay(&inc, msg, out).await?;
+                    self.relay(&inc, msg, buf).await?;
                 }
             }
             Command::Resolve { incident, summary } => {
-                if let Some(inc) = self.target(ctx, incident, "resolve", out).await? {
-                    return self.resolve(ctx, inc, summary, out).await;
+                if let Some(inc) = self.target(ctx, incident, "resolve", buf).await? {
+                    return self.resolve(ctx, inc, summary, buf).await;
                 }
             }
             Command::Apps { incident, apps } => {
-                if let Some(mut inc) = self.target(ctx, incident, "apps", out).await? {
+                if let Some(mut inc) = self.target(ctx, incident, "apps", buf).await? {
                     inc.impacted_apps = apps;
-                    out.save_incident(&mut inc).await?;
+                    buf.save_incident(&mut inc).await?;
                     let list = inc.impacted_apps.join(", ");
-                    self.timeline(out, &inc, ctx, TimelineKind::ImpactedApps, &list)
+                    self.timeline(buf, &inc, ctx, TimelineKind::ImpactedApps, &list)
                         .await?;
                     let msg = format!(
                         "📣 {}: impacted applications {} (set by {}).",
@@ -1060,14 +428,14 @@ impl Engine {
                         list,
                         ctx.actor.display
                     );
-                    self.relay(&inc, msg, out).await?;
+                    self.relay(&inc, msg, buf).await?;
                 }
             }
             Command::Impact { incident, text } => {
-                if let Some(mut inc) = self.target(ctx, incident, "impact", out).await? {
+                if let Some(mut inc) = self.target(ctx, incident, "impact", buf).await? {
                     inc.business_impact = Some(text.clone());
-                    out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, TimelineKind::BusinessImpact, &text)
+                    buf.save_incident(&mut inc).await?;
+                    self.timeline(buf, &inc, ctx, TimelineKind::BusinessImpact, &text)
                         .await?;
                     let msg = format!(
                         "📣 {}: business impact: {} (set by {}).",
@@ -1075,28 +443,28 @@ impl Engine {
                         text,
                         ctx.actor.display
                     );
-                    self.relay(&inc, msg, out).await?;
+                    self.relay(&inc, msg, buf).await?;
                 }
             }
             Command::Reopen { incident } => {
-                if let Some(mut inc) = self.target(ctx, Some(incident), "reopen", out).await? {
+                if let Some(mut inc) = self.target(ctx, Some(incident), "reopen", buf).await? {
                     if let Err(e) = check_reopen(inc.id, inc.status) {
-                        self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+                        self.reply(ctx, buf, Some(inc.id.0), e.to_string()).await?;
                         return Ok(Decision::Refused);
                     }
                     inc.status = Status::Investigating;
                     inc.resolved_at = None;
                     inc.last_update_at = ctx.ev.sent_at;
-                    out.save_incident(&mut inc).await?;
-                    self.timeline(out, &inc, ctx, TimelineKind::Reopened, "")
+                    buf.save_incident(&mut inc).await?;
+                    self.timeline(buf, &inc, ctx, TimelineKind::Reopened, "")
                         .await?;
-                    self.schedule_nudge(&inc, ctx.ev.sent_at, out).await?;
+                    self.schedule_nudge(&inc, ctx.ev.sent_at, buf).await?;
                     let msg = format!(
                         "🔥 {} was reopened by {}.",
                         render::headline(&inc),
                         ctx.actor.display
                     );
-                    self.relay(&inc, msg, out).await?;
+                    self.relay(&inc, msg, buf).await?;
                 }
             }
         }
@@ -1116,7 +484,7 @@ impl Engine {
         ctx: &Ctx<'_>,
         named: Option<IncidentId>,
         cmd: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<Option<Incident>, StoreError> {
         let id = match named.map(|i| i.0).or(ctx.thread_incident) {
             Some(id) => id,
@@ -1124,7 +492,7 @@ impl Engine {
                 let usage = command::spec(cmd).map(|s| s.usage()).unwrap_or_default();
                 self.reply(
                     ctx,
-                    out,
+                    buf,
                     None,
                     format!(
                         "Which incident? Name it (`{usage}` with INC-n) or write in the incident's thread."
@@ -1134,10 +502,10 @@ impl Engine {
                 return Ok(None);
             }
         };
-        match out.incident(id).await? {
+        match buf.incident(id).await? {
             Some(inc) => Ok(Some(inc)),
             None => {
-                self.reply(ctx, out, None, format!("no incident {}", IncidentId(id)))
+                self.reply(ctx, buf, None, format!("no incident {}", IncidentId(id)))
                     .await?;
                 Ok(None)
             }
@@ -1146,13 +514,13 @@ impl Engine {
 
     async fn timeline(
         &self,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
         inc: &Incident,
         ctx: &Ctx<'_>,
         kind: TimelineKind,
         detail: &str,
     ) -> Result<(), StoreError> {
-        out.tx
+        buf.tx
             .add_timeline(&TimelineEvent {
                 incident: inc.id,
                 at: ctx.ev.sent_at,
@@ -1170,14 +538,14 @@ impl Engine {
         title: String,
         severity: crate::domain::incident::Severity,
         msg_id: i64,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), EngineError> {
         let started_at = ctx.ev.sent_at;
         let sla = self
             .settings
             .sla
             .assess(&self.settings.calendar, started_at);
-        let inc = out
+        let inc = buf
             .tx
             .insert_incident(&NewIncident {
                 title,
@@ -1191,8 +559,8 @@ impl Engine {
                 ack_deadline: sla.deadline,
             })
             .await?;
-        out.tx.set_message_incident(msg_id, inc.id.0).await?;
-        out.opened.push(inc.id.0);
+        buf.tx.set_message_incident(msg_id, inc.id.0).await?;
+        buf.opened.push(inc.id.0);
         let detail = match sla.class.holiday() {
             Some(h) => format!(
                 "{} ({h}), ack within {}s",
@@ -1205,7 +573,7 @@ impl Engine {
                 sla.window.num_seconds()
             ),
         };
-        self.timeline(out, &inc, ctx, TimelineKind::Opened, &detail)
+        self.timeline(buf, &inc, ctx, TimelineKind::Opened, &detail)
             .await?;
         let root = render::thread_root(
             &self.settings.calendar,
@@ -1219,8 +587,8 @@ impl Engine {
             let mut d =
                 NewDelivery::to_channel(&ch.platform, &ch.channel, Style::ThreadRoot, root.clone());
             d.incident_id = Some(inc.id.0);
-            let root_id = out.push_now(d).await?;
-            out.insert_thread(&ThreadRow {
+            let root_id = buf.push_now(d).await?;
+            buf.insert_thread(&ThreadRow {
                 incident_id: inc.id.0,
                 platform: ch.platform.clone(),
                 channel: ch.channel.clone(),
@@ -1244,9 +612,9 @@ impl Engine {
                 ),
             );
             d.incident_id = Some(inc.id.0);
-            out.push(d).await?;
+            buf.push(d).await?;
         }
-        self.schedule_ack_timers(&inc, out).await?;
+        self.schedule_ack_timers(&inc, buf).await?;
         let text = if places.is_empty() {
             format!(
                 "Opened {} but no incident channel is configured, so no thread was created.",
@@ -1268,7 +636,7 @@ impl Engine {
         } else {
             d.thread_ref = ctx.ev.thread.clone();
         }
-        out.push(d).await?;
+        buf.push(d).await?;
         Ok(())
     }
 
@@ -1277,7 +645,7 @@ impl Engine {
     async fn schedule_ack_timers(
         &self,
         inc: &Incident,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let window = Duration::seconds(inc.sla_window_secs);
         let timer = |kind: TimerKind, due_at| NewTimer {
@@ -1297,9 +665,9 @@ impl Engine {
         if let Some(after) = self.settings.paging.nudge_after(inc.severity) {
             timers.push(timer(TimerKind::UpdateNudge, inc.started_at + after));
         }
-        out.tx.add_timers(&timers).await?;
+        buf.tx.add_timers(&timers).await?;
         if let Some(first) = timers.iter().map(|t| t.due_at).min() {
-            out.timer_at(first);
+            buf.timer_at(first);
         }
         Ok(())
     }
@@ -1309,24 +677,24 @@ impl Engine {
         ctx: &Ctx<'_>,
         inc: &mut Incident,
         kind: TimelineKind,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<Result<(), TransitionError>, StoreError> {
         let zone = self.settings.calendar.zone();
         let outcome = match inc.acknowledge(ctx.ev.sent_at, &ctx.actor.display, ctx.place(), zone) {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        out.save_incident(inc).await?;
-        self.timeline(out, inc, ctx, kind, &render::sla_outcome(outcome))
+        buf.save_incident(inc).await?;
+        self.timeline(buf, inc, ctx, kind, &render::sla_outcome(outcome))
             .await?;
-        out.tx.cancel_timers(inc.id.0, ACK_TIMERS).await?;
+        buf.tx.cancel_timers(inc.id.0, ACK_TIMERS).await?;
         let msg = render::acknowledged(
             &self.settings.calendar,
             inc,
             &ctx.actor.display,
             &ctx.place(),
         );
-        self.relay(inc, msg, out).await?;
+        self.relay(inc, msg, buf).await?;
         Ok(Ok(()))
     }
 
@@ -1335,20 +703,20 @@ impl Engine {
         ctx: &Ctx<'_>,
         mut inc: Incident,
         summary: Option<String>,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<Decision, EngineError> {
         if let Err(e) = check_transition(inc.id, inc.status, Status::Resolved) {
-            self.reply(ctx, out, Some(inc.id.0), e.to_string()).await?;
+            self.reply(ctx, buf, Some(inc.id.0), e.to_string()).await?;
             return Ok(Decision::Refused);
         }
         inc.status = Status::Resolved;
         inc.resolved_at = Some(ctx.ev.sent_at);
         inc.resolution = summary.clone();
         inc.last_update_at = ctx.ev.sent_at;
-        out.save_incident(&mut inc).await?;
-        out.tx.cancel_timers(inc.id.0, INCIDENT_TIMERS).await?;
+        buf.save_incident(&mut inc).await?;
+        buf.tx.cancel_timers(inc.id.0, INCIDENT_TIMERS).await?;
         self.timeline(
-            out,
+            buf,
             &inc,
             ctx,
             TimelineKind::Resolved,
@@ -1371,7 +739,7 @@ impl Engine {
                 lasted
             ),
         };
-        self.relay(&inc, msg, out).await?;
+        self.relay(&inc, msg, buf).await?;
         Ok(Decision::Command("resolve"))
     }
 
@@ -1380,9 +748,9 @@ impl Engine {
         &self,
         inc: &Incident,
         text: String,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
-        self.relay_as(inc, text, Style::StatusUpdate, &[], out)
+        self.relay_as(inc, text, Style::StatusUpdate, &[], buf)
             .await
     }
 
@@ -1394,9 +762,9 @@ impl Engine {
         text: String,
         style: Style,
         ping: &[String],
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
-        for t in self.threads(out, inc.id.0).await? {
+        for t in self.threads(buf, inc.id.0).await? {
             let mut d = NewDelivery::to_channel(&t.platform, &t.channel, style, text.clone());
             d.incident_id = Some(inc.id.0);
             d.in_thread = true;
@@ -1415,7 +783,7 @@ impl Engine {
                     }
                 }
             }
-            out.push(d).await?;
+            buf.push(d).await?;
         }
         for ch in self.channels.iter().filter(|c| c.announce && !c.incident) {
             let mut d = NewDelivery::to_channel(
@@ -1425,7 +793,7 @@ impl Engine {
                 text.clone(),
             );
             d.incident_id = Some(inc.id.0);
-            out.push(d).await?;
+            buf.push(d).await?;
         }
         Ok(())
     }

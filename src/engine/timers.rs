@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Ctx, Engine, EngineError, Outbox, render};
+use super::{Ctx, Engine, EngineError, TxBuffer, render};
 use crate::chat::Style;
 use crate::domain::command::OncallOverride;
 use crate::domain::escalation::{Target, Via};
@@ -41,18 +41,18 @@ impl Engine {
     pub async fn fire_due_timers(&self, limit: i64) -> Result<usize, EngineError> {
         let mut tx = self.store.begin().await?;
         let now = self.clock.now();
-        let mut out = Outbox::new(&mut tx, now);
-        let timers = out.tx.claim_due_timers(now, limit).await?;
+        let mut buf = TxBuffer::new(&mut tx, now);
+        let timers = buf.tx.claim_due_timers(now, limit).await?;
         for t in &timers {
             let late = now - t.new.due_at;
             // Marked first so a recurring timer can re-arm under its own name.
-            out.tx
+            buf.tx
                 .mark_timer_fired(t.id, now, late.num_milliseconds().max(0))
                 .await?;
-            self.fire(t, late, &mut out).await?;
+            self.fire(t, late, &mut buf).await?;
         }
-        out.flush().await?;
-        let platforms = std::mem::take(&mut out.platforms);
+        buf.flush().await?;
+        let platforms = std::mem::take(&mut buf.platforms);
         tx.commit().await?;
         for p in &platforms {
             self.wake.notify(p);
@@ -143,19 +143,19 @@ impl Engine {
         &self,
         inc: &Incident,
         last_update: DateTime<Utc>,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let Some(after) = self.settings.paging.nudge_after(inc.severity) else {
-            out.tx
+            buf.tx
                 .cancel_timers(inc.id.0, &[TimerKind::UpdateNudge.as_str()])
                 .await?;
             return Ok(());
         };
         let due_at = last_update + after;
-        out.tx
+        buf.tx
             .reset_timer(inc.id.0, TimerKind::UpdateNudge.as_str(), due_at)
             .await?;
-        out.timer_at(due_at);
+        buf.timer_at(due_at);
         Ok(())
     }
 
@@ -164,7 +164,7 @@ impl Engine {
         &self,
         ctx: &Ctx<'_>,
         set: Option<OncallOverride>,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let cal = &self.settings.calendar;
         let now = self.clock.now();
@@ -172,7 +172,7 @@ impl Engine {
             return self
                 .reply(
                     ctx,
-                    out,
+                    buf,
                     None,
                     "No on-call rotation is configured (add a [[rotation]] to the config).".into(),
                 )
@@ -182,7 +182,7 @@ impl Engine {
             None => {
                 let mut lines = Vec::new();
                 for r in &self.settings.paging.rotations {
-                    if let Some((cur, next, _)) = self.on_call(Some(&r.name), now, out.tx).await? {
+                    if let Some((cur, next, _)) = self.on_call(Some(&r.name), now, buf.tx).await? {
                         lines.push(format!(
                             "On call ({}): {}{} until {}; next: {}.",
                             r.name,
@@ -195,18 +195,18 @@ impl Engine {
                 }
                 lines.join("\n")
             }
-            Some(o) => match self.add_override(ctx, &o, out).await? {
+            Some(o) => match self.add_override(ctx, &o, buf).await? {
                 Ok(t) | Err(t) => t,
             },
         };
-        self.reply(ctx, out, None, text).await
+        self.reply(ctx, buf, None, text).await
     }
 
     async fn add_override(
         &self,
         ctx: &Ctx<'_>,
         o: &OncallOverride,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<Result<String, String>, StoreError> {
         let cal = &self.settings.calendar;
         let Some(person) = self.settings.directory.find(&o.person) else {
@@ -229,14 +229,14 @@ impl Engine {
         let Some(r) = self.settings.paging.rotations.first() else {
             return Ok(Err("No on-call rotation is configured.".into()));
         };
-        out.tx
+        buf.tx
             .add_oncall_override(&crate::store::OncallOverride {
                 rotation: r.name.clone(),
                 person: person.name.clone(),
                 starts_at: from,
                 ends_at: to,
                 created_by: ctx.actor.key.clone(),
-                created_at: out.now,
+                created_at: buf.now,
             })
             .await?;
         tracing::info!(rotation = %r.name, person = %person.name, %from, %to, by = %ctx.actor.key, "on-call override added");
@@ -277,7 +277,7 @@ impl Engine {
         (platform, channel): &(String, String),
         text: &str,
         ping: &[String],
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         if self.kind_of(platform).is_none() {
             tracing::warn!(%platform, %channel, "announcement for a platform that is not running; skipped");
@@ -285,7 +285,7 @@ impl Engine {
         }
         let mut d = NewDelivery::to_channel(platform, channel, Style::Announcement, text.into());
         d.mentions = self.mentions_on(platform, ping);
-        out.push(d).await?;
+        buf.push(d).await?;
         Ok(())
     }
 
@@ -293,7 +293,7 @@ impl Engine {
         &self,
         t: &Timer,
         late: Duration,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let lateness = if late > Duration::seconds(LATE_AFTER) {
             tracing::warn!(timer = t.id, kind = %t.new.kind, late_ms = late.num_milliseconds(), "timer fired late");
@@ -307,9 +307,9 @@ impl Engine {
         };
         let kind = TimerKind::parse(&t.new.kind);
         match kind {
-            Some(TimerKind::RotationHandoff) => return self.fire_handoff(t, &lateness, out).await,
+            Some(TimerKind::RotationHandoff) => return self.fire_handoff(t, &lateness, buf).await,
             Some(TimerKind::Announcement) => {
-                return self.fire_announcement(t, &lateness, out).await;
+                return self.fire_announcement(t, &lateness, buf).await;
             }
             _ => {}
         }
@@ -317,19 +317,19 @@ impl Engine {
             tracing::warn!(timer = t.id, kind = %t.new.kind, "timer without incident ignored");
             return Ok(());
         };
-        let Some(inc) = out.incident(id).await? else {
+        let Some(inc) = buf.incident(id).await? else {
             return Ok(());
         };
         if !inc.status.is_open() {
             return Ok(());
         }
         if kind == Some(TimerKind::UpdateNudge) {
-            return self.fire_nudge(t, &inc, &lateness, out).await;
+            return self.fire_nudge(t, &inc, &lateness, buf).await;
         }
         if !inc.awaits_ack() {
             return Ok(());
         }
-        let ping = self.responder(&inc, out.now, out.tx).await?;
+        let ping = self.responder(&inc, buf.now, buf.tx).await?;
         let cal = &self.settings.calendar;
         match kind {
             Some(TimerKind::AckReminder) => {
@@ -341,11 +341,11 @@ impl Engine {
                     render::local_short(cal, inc.ack_deadline),
                     lateness
                 );
-                self.relay_as(&inc, text, Style::Reminder, &ping, out)
+                self.relay_as(&inc, text, Style::Reminder, &ping, buf)
                     .await?;
             }
             Some(TimerKind::AckBreach) => {
-                self.flare_event(&inc, t, TimelineKind::AckBreached, lateness.trim(), out)
+                self.flare_event(&inc, t, TimelineKind::AckBreached, lateness.trim(), buf)
                     .await?;
                 let text = format!(
                     "🚨 {}: ack SLA breached. Not acknowledged within {} (deadline {}).{}",
@@ -354,12 +354,12 @@ impl Engine {
                     render::local_short(cal, inc.ack_deadline),
                     lateness
                 );
-                self.relay_as(&inc, text, Style::Reminder, &ping, out)
+                self.relay_as(&inc, text, Style::Reminder, &ping, buf)
                     .await?;
-                self.start_escalation(&inc, t, out).await?;
+                self.start_escalation(&inc, t, buf).await?;
             }
             Some(TimerKind::Escalation) => {
-                self.fire_escalation_step(&inc, t, &lateness, out).await?
+                self.fire_escalation_step(&inc, t, &lateness, buf).await?
             }
             _ => tracing::warn!(timer = t.id, kind = %t.new.kind, "unknown timer kind ignored"),
         }
@@ -373,9 +373,9 @@ impl Engine {
         t: &Timer,
         kind: TimelineKind,
         detail: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
-        out.tx
+        buf.tx
             .add_timeline(&TimelineEvent {
                 incident: inc.id,
                 at: t.new.due_at,
@@ -397,13 +397,13 @@ impl Engine {
         &self,
         inc: &Incident,
         breach: &Timer,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let Some(path) = self.settings.paging.escalation.path_for(inc.severity) else {
             return Ok(());
         };
         for (i, step) in path.steps.iter().enumerate() {
-            out.tx
+            buf.tx
                 .add_timer(&NewTimer {
                     incident_id: Some(inc.id.0),
                     kind: TimerKind::Escalation.as_str().into(),
@@ -411,7 +411,7 @@ impl Engine {
                     payload: i.to_string(),
                 })
                 .await?;
-            out.timer_at(breach.new.due_at + step.after);
+            buf.timer_at(breach.new.due_at + step.after);
         }
         let plan: Vec<String> = path
             .steps
@@ -434,7 +434,7 @@ impl Engine {
             breach,
             TimelineKind::EscalationStarted,
             &plan.join("; "),
-            out,
+            buf,
         )
         .await
     }
@@ -444,7 +444,7 @@ impl Engine {
         inc: &Incident,
         t: &Timer,
         lateness: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let Some(path) = self.settings.paging.escalation.path_for(inc.severity) else {
             return Ok(());
@@ -460,7 +460,7 @@ impl Engine {
             return Ok(());
         };
         let rotation = path.rotation.as_deref();
-        let on_call = self.on_call(rotation, out.now, out.tx).await?;
+        let on_call = self.on_call(rotation, buf.now, buf.tx).await?;
         let mut names = Vec::new();
         let mut unresolved = Vec::new();
         for target in &step.notify {
@@ -468,7 +468,7 @@ impl Engine {
                 Target::OnCall => on_call.as_ref().map(|(c, _, _)| c.person.clone()),
                 Target::Secondary => on_call
                     .as_ref()
-                    .map(|(_, _, r)| r.secondary(out.now).to_string()),
+                    .map(|(_, _, r)| r.secondary(buf.now).to_string()),
                 Target::Commander => inc.commander.clone(),
                 Target::Person(p) => Some(p.clone()),
             };
@@ -492,7 +492,7 @@ impl Engine {
                     i + 1,
                     inc.id
                 );
-                let sent = self.direct_messages(inc, &names, &dm, out).await?;
+                let sent = self.direct_messages(inc, &names, &dm, buf).await?;
                 format!(
                     "step {}/{n} via chat: mentioned {who} in the incident threads; direct messages: {}",
                     i + 1,
@@ -537,7 +537,7 @@ impl Engine {
         if !unresolved.is_empty() {
             detail.push_str(&format!("; nobody to page for {}", unresolved.join(", ")));
         }
-        self.flare_event(inc, t, TimelineKind::EscalationStep, &detail, out)
+        self.flare_event(inc, t, TimelineKind::EscalationStep, &detail, buf)
             .await?;
         let (text, ping) = match step.via {
             Via::Chat => (
@@ -559,7 +559,7 @@ impl Engine {
                 Vec::new(),
             ),
         };
-        self.relay_as(inc, text, Style::Reminder, &ping, out).await
+        self.relay_as(inc, text, Style::Reminder, &ping, buf).await
     }
 
     /// Direct messages to `names` on every connected platform (Slack: the app's DM, IRC: a
@@ -570,7 +570,7 @@ impl Engine {
         inc: &Incident,
         names: &[String],
         text: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<Vec<String>, StoreError> {
         let mut platforms: Vec<(&str, crate::chat::PlatformKind)> = Vec::new();
         for c in &self.channels {
@@ -597,7 +597,7 @@ impl Engine {
                         text.to_string(),
                     );
                     d.incident_id = Some(inc.id.0);
-                    out.push(d).await?;
+                    buf.push(d).await?;
                     sent.push(format!("{name} on {platform}"));
                 }
             }
@@ -610,14 +610,14 @@ impl Engine {
         t: &Timer,
         inc: &Incident,
         lateness: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let Some(after) = self.settings.paging.nudge_after(inc.severity) else {
             return Ok(());
         };
         let ping = match &inc.commander {
             Some(c) => vec![c.clone()],
-            None => self.responder(inc, out.now, out.tx).await?,
+            None => self.responder(inc, buf.now, buf.tx).await?,
         };
         let text = format!(
             "📝 {} has had no status update for {}{}. Post one with `!inc update {} <what changed>`.{lateness}",
@@ -629,12 +629,12 @@ impl Engine {
             },
             inc.id
         );
-        self.flare_event(inc, t, TimelineKind::UpdateNudge, "", out)
+        self.flare_event(inc, t, TimelineKind::UpdateNudge, "", buf)
             .await?;
-        self.relay_as(inc, text, Style::Reminder, &ping, out)
+        self.relay_as(inc, text, Style::Reminder, &ping, buf)
             .await?;
-        let due_at = out.now.max(t.new.due_at) + after;
-        out.tx
+        let due_at = buf.now.max(t.new.due_at) + after;
+        buf.tx
             .add_timer(&NewTimer {
                 incident_id: Some(inc.id.0),
                 kind: TimerKind::UpdateNudge.as_str().into(),
@@ -642,7 +642,7 @@ impl Engine {
                 payload: String::new(),
             })
             .await?;
-        out.timer_at(due_at);
+        buf.timer_at(due_at);
         Ok(())
     }
 
@@ -650,7 +650,7 @@ impl Engine {
         &self,
         t: &Timer,
         lateness: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let Some(r) = self
             .settings
@@ -662,8 +662,8 @@ impl Engine {
             tracing::warn!(rotation = %t.new.payload, "handoff for a rotation no longer configured");
             return Ok(());
         };
-        let at = out.now.max(t.new.due_at);
-        let Some((cur, next, r)) = self.on_call(Some(&r.name), at, out.tx).await? else {
+        let at = buf.now.max(t.new.due_at);
+        let Some((cur, next, r)) = self.on_call(Some(&r.name), at, buf.tx).await? else {
             return Ok(());
         };
         let text = format!(
@@ -676,9 +676,9 @@ impl Engine {
         );
         let ping = vec![cur.person.clone()];
         for place in &r.announce {
-            self.post_to(place, &text, &ping, out).await?;
+            self.post_to(place, &text, &ping, buf).await?;
         }
-        out.tx
+        buf.tx
             .ensure_timer(&NewTimer {
                 incident_id: None,
                 kind: TimerKind::RotationHandoff.as_str().into(),
@@ -686,7 +686,7 @@ impl Engine {
                 payload: r.name.clone(),
             })
             .await?;
-        out.timer_at(r.next_handoff(at));
+        buf.timer_at(r.next_handoff(at));
         Ok(())
     }
 
@@ -694,7 +694,7 @@ impl Engine {
         &self,
         t: &Timer,
         lateness: &str,
-        out: &mut Outbox<'_>,
+        buf: &mut TxBuffer<'_>,
     ) -> Result<(), StoreError> {
         let Some(a) = self
             .settings
@@ -708,10 +708,10 @@ impl Engine {
         };
         let text = format!("📢 {}{lateness}", a.text);
         for place in &a.channels {
-            self.post_to(place, &text, &[], out).await?;
+            self.post_to(place, &text, &[], buf).await?;
         }
-        if let Some(due) = a.schedule.next_after(out.now.max(t.new.due_at)) {
-            out.tx
+        if let Some(due) = a.schedule.next_after(buf.now.max(t.new.due_at)) {
+            buf.tx
                 .ensure_timer(&NewTimer {
                     incident_id: None,
                     kind: TimerKind::Announcement.as_str().into(),
@@ -719,7 +719,7 @@ impl Engine {
                     payload: a.name.clone(),
                 })
                 .await?;
-            out.timer_at(due);
+            buf.timer_at(due);
         }
         Ok(())
     }
