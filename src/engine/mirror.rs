@@ -31,7 +31,6 @@ impl Engine {
             && self
                 .acknowledge(ctx, &mut inc, TimelineKind::AckFirstReply, buf)
                 .await?
-                .is_ok()
         {
             return Ok(Decision::Acknowledged(inc.id));
         }

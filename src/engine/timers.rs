@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Ctx, Engine, EngineError, TxBuffer, render};
+use super::{Engine, EngineError, TxBuffer, render};
 use crate::chat::Style;
-use crate::domain::command::OncallOverride;
 use crate::domain::escalation::{Target, Via};
 use crate::domain::incident::{Incident, Source, TimelineEvent};
 use crate::domain::oncall::{OnCall, Override, Rotation};
@@ -16,13 +15,6 @@ use crate::store::{NewDelivery, NewTimer, StoreError, Timer, Tx};
 
 /// A timer this much past its due instant is reported as late.
 const LATE_AFTER: i64 = 2;
-
-/// A day and time people can place: `Mon 2026-11-30 09:00 EST`.
-fn when(cal: &crate::domain::calendar::BusinessCalendar, t: DateTime<Utc>) -> String {
-    t.with_timezone(&cal.zone())
-        .format("%a %Y-%m-%d %H:%M %Z")
-        .to_string()
-}
 
 fn overrides_of(rows: Vec<crate::store::OncallOverride>) -> Vec<Override> {
     rows.into_iter()
@@ -157,97 +149,6 @@ impl Engine {
             .await?;
         buf.timer_at(due_at);
         Ok(())
-    }
-
-    /// `!incident oncall [override <person> <from> <to>]`.
-    pub(super) async fn oncall_command(
-        &self,
-        ctx: &Ctx<'_>,
-        set: Option<OncallOverride>,
-        buf: &mut TxBuffer<'_>,
-    ) -> Result<(), StoreError> {
-        let cal = &self.settings.calendar;
-        let now = self.clock.now();
-        if self.settings.paging.rotations.is_empty() {
-            return self
-                .reply(
-                    ctx,
-                    buf,
-                    None,
-                    "No on-call rotation is configured (add a [[rotation]] to the config).".into(),
-                )
-                .await;
-        }
-        let text = match set {
-            None => {
-                let mut lines = Vec::new();
-                for r in &self.settings.paging.rotations {
-                    if let Some((cur, next, _)) = self.on_call(Some(&r.name), now, buf.tx).await? {
-                        lines.push(format!(
-                            "On call ({}): {}{} until {}; next: {}.",
-                            r.name,
-                            cur.person,
-                            if cur.overridden { " (override)" } else { "" },
-                            when(cal, cur.until),
-                            next.person
-                        ));
-                    }
-                }
-                lines.join("\n")
-            }
-            Some(o) => match self.add_override(ctx, &o, buf).await? {
-                Ok(t) | Err(t) => t,
-            },
-        };
-        self.reply(ctx, buf, None, text).await
-    }
-
-    async fn add_override(
-        &self,
-        ctx: &Ctx<'_>,
-        o: &OncallOverride,
-        buf: &mut TxBuffer<'_>,
-    ) -> Result<Result<String, String>, StoreError> {
-        let cal = &self.settings.calendar;
-        let Some(person) = self.settings.directory.find(&o.person) else {
-            return Ok(Err(format!(
-                "`{}` is not in Flare's people directory; nothing was changed.",
-                o.person
-            )));
-        };
-        let (from, to) = match (cal.parse_instant(&o.from), cal.parse_instant(&o.to)) {
-            (Ok(f), Ok(t)) => (f, t),
-            (Err(e), _) | (_, Err(e)) => return Ok(Err(format!("{e}. Nothing was changed."))),
-        };
-        if to <= from {
-            return Ok(Err(format!(
-                "The override ends ({}) before it starts ({}); nothing was changed.",
-                when(cal, to),
-                when(cal, from)
-            )));
-        }
-        let Some(r) = self.settings.paging.rotations.first() else {
-            return Ok(Err("No on-call rotation is configured.".into()));
-        };
-        buf.tx
-            .add_oncall_override(&crate::store::OncallOverride {
-                rotation: r.name.clone(),
-                person: person.name.clone(),
-                starts_at: from,
-                ends_at: to,
-                created_by: ctx.actor.key.clone(),
-                created_at: buf.now,
-            })
-            .await?;
-        tracing::info!(rotation = %r.name, person = %person.name, %from, %to, by = %ctx.actor.key, "on-call override added");
-        Ok(Ok(format!(
-            "{} is on call ({}) from {} to {} (override by {}).",
-            person.name,
-            r.name,
-            when(cal, from),
-            when(cal, to),
-            ctx.actor.display
-        )))
     }
 
     /// Mentions of `names` on a platform, by each person's identity there.
@@ -671,7 +572,7 @@ impl Engine {
             r.name,
             cur.person,
             if cur.overridden { " (override)" } else { "" },
-            when(&self.settings.calendar, cur.until),
+            render::when(&self.settings.calendar, cur.until),
             next.person
         );
         let ping = vec![cur.person.clone()];
