@@ -10,8 +10,10 @@ use crate::domain::people::Actor;
 use crate::domain::sla::{SlaAssessment, SlaOutcome, human_duration};
 
 mod show;
+mod timers;
 
 pub use show::{ShowFacts, show};
+pub use timers::*;
 
 /// `2026-11-24 10:15:00 EST`
 pub fn local(cal: &BusinessCalendar, t: DateTime<Utc>) -> String {

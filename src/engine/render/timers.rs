@@ -1,0 +1,42 @@
+//! What fired timers say.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{headline, local_short};
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::incident::Incident;
+use crate::domain::sla::human_duration;
+
+/// Added to a timer's text when it fired late (`lateness` below is this, or empty).
+pub fn late(cal: &BusinessCalendar, due_at: DateTime<Utc>, late: Duration) -> String {
+    format!(
+        " (late: due at {}, fired {} after; Flare was not running then)",
+        local_short(cal, due_at),
+        human_duration(late)
+    )
+}
+
+pub fn ack_reminder(
+    cal: &BusinessCalendar,
+    i: &Incident,
+    due_at: DateTime<Utc>,
+    lateness: &str,
+) -> String {
+    format!(
+        "⏰ {} is not acknowledged: {} left (deadline {}). Reply in this thread or `!inc ack`.{}",
+        headline(i),
+        human_duration(i.ack_deadline - due_at),
+        local_short(cal, i.ack_deadline),
+        lateness
+    )
+}
+
+pub fn ack_breached(cal: &BusinessCalendar, i: &Incident, lateness: &str) -> String {
+    format!(
+        "🚨 {}: ack SLA breached. Not acknowledged within {} (deadline {}).{}",
+        headline(i),
+        human_duration(Duration::seconds(i.sla_window_secs)),
+        local_short(cal, i.ack_deadline),
+        lateness
+    )
+}
