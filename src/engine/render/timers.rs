@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{headline, local_short};
+use super::{headline, local_short, when};
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::incident::Incident;
+use crate::domain::oncall::OnCall;
 use crate::domain::sla::human_duration;
 
 /// Added to a timer's text when it fired late (`lateness` below is this, or empty).
@@ -38,5 +39,36 @@ pub fn ack_breached(cal: &BusinessCalendar, i: &Incident, lateness: &str) -> Str
         human_duration(Duration::seconds(i.sla_window_secs)),
         local_short(cal, i.ack_deadline),
         lateness
+    )
+}
+
+/// No status update for `quiet`; `who` is the person pinged, if any.
+pub fn nudge(i: &Incident, quiet: Duration, who: Option<&str>, lateness: &str) -> String {
+    format!(
+        "📝 {} has had no status update for {}{}. Post one with `!inc update {} <what changed>`.{lateness}",
+        headline(i),
+        human_duration(quiet),
+        match who {
+            Some(p) => format!(" ({p})"),
+            None => String::new(),
+        },
+        i.id
+    )
+}
+
+pub fn handoff(
+    cal: &BusinessCalendar,
+    rotation: &str,
+    cur: &OnCall,
+    next: &OnCall,
+    lateness: &str,
+) -> String {
+    format!(
+        "📟 On-call handoff ({}): {} is on call{} until {}; next: {}.{lateness}",
+        rotation,
+        cur.person,
+        if cur.overridden { " (override)" } else { "" },
+        when(cal, cur.until),
+        next.person
     )
 }

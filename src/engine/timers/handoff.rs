@@ -25,14 +25,7 @@ impl Engine {
         let Some((cur, next, r)) = self.on_call(Some(&r.name), at, buf.tx).await? else {
             return Ok(());
         };
-        let text = format!(
-            "📟 On-call handoff ({}): {} is on call{} until {}; next: {}.{lateness}",
-            r.name,
-            cur.person,
-            if cur.overridden { " (override)" } else { "" },
-            render::when(&self.settings.calendar, cur.until),
-            next.person
-        );
+        let text = render::handoff(&self.settings.calendar, &r.name, &cur, &next, lateness);
         let ping = vec![cur.person.clone()];
         for place in &r.announce {
             self.post_to(place, &text, &ping, buf).await?;

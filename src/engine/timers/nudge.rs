@@ -45,16 +45,8 @@ impl Engine {
             Some(c) => vec![c.clone()],
             None => self.responder(inc, buf.now, buf.tx).await?,
         };
-        let text = format!(
-            "📝 {} has had no status update for {}{}. Post one with `!inc update {} <what changed>`.{lateness}",
-            render::headline(inc),
-            crate::domain::sla::human_duration(t.new.due_at - inc.last_update_at),
-            match ping.first() {
-                Some(p) => format!(" ({p})"),
-                None => String::new(),
-            },
-            inc.id
-        );
+        let quiet = t.new.due_at - inc.last_update_at;
+        let text = render::nudge(inc, quiet, ping.first().map(String::as_str), lateness);
         self.flare_event(inc, t, TimelineKind::UpdateNudge, "", buf)
             .await?;
         self.relay_as(inc, text, Style::Reminder, &ping, buf)
