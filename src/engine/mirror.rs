@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Ctx, Decision, Engine, EngineError, TxBuffer};
+use super::{Ctx, Decision, Engine, EngineError, TxBuffer, render};
 use crate::chat::Style;
 use crate::domain::incident::{Incident, IncidentId, TimelineEvent};
 use crate::domain::timeline::TimelineKind;
@@ -213,10 +213,7 @@ impl Engine {
             &ctx.ev.platform,
             &ctx.ev.channel,
             Style::Reply,
-            format!(
-                "{}, a reaction does not acknowledge {}: reactions carry no timestamp. Post a message in the thread (or `!inc ack {}`) to acknowledge it.",
-                ctx.actor.display, inc.id, inc.id
-            ),
+            render::reaction_is_no_ack(&ctx.actor.display, inc.id),
         );
         d.incident_id = Some(id);
         d.in_thread = true;

@@ -43,21 +43,14 @@ async fn add_override(
 ) -> Result<Result<String, String>, StoreError> {
     let cal = &e.settings.calendar;
     let Some(person) = e.settings.directory.find(&o.person) else {
-        return Ok(Err(format!(
-            "`{}` is not in Flare's people directory; nothing was changed.",
-            o.person
-        )));
+        return Ok(Err(render::not_in_directory(&o.person)));
     };
     let (from, to) = match (cal.parse_instant(&o.from), cal.parse_instant(&o.to)) {
         (Ok(f), Ok(t)) => (f, t),
         (Err(err), _) | (_, Err(err)) => return Ok(Err(format!("{err}. Nothing was changed."))),
     };
     if to <= from {
-        return Ok(Err(format!(
-            "The override ends ({}) before it starts ({}); nothing was changed.",
-            render::when(cal, to),
-            render::when(cal, from)
-        )));
+        return Ok(Err(render::override_backwards(cal, from, to)));
     }
     let Some(r) = e.settings.paging.rotations.first() else {
         return Ok(Err("No on-call rotation is configured.".into()));
@@ -73,12 +66,6 @@ async fn add_override(
         })
         .await?;
     tracing::info!(rotation = %r.name, person = %person.name, %from, %to, by = %ctx.actor.key, "on-call override added");
-    Ok(Ok(format!(
-        "{} is on call ({}) from {} to {} (override by {}).",
-        person.name,
-        r.name,
-        render::when(cal, from),
-        render::when(cal, to),
-        ctx.actor.display
-    )))
+    let text = render::override_added(cal, &person.name, &r.name, (from, to), &ctx.actor.display);
+    Ok(Ok(text))
 }

@@ -114,6 +114,14 @@ pub fn list(cal: &BusinessCalendar, open: &[Incident]) -> String {
 
 // Replies to commands.
 
+/// Once per incident, to someone who reacted instead of acknowledging.
+pub fn reaction_is_no_ack(who: &str, id: IncidentId) -> String {
+    format!(
+        "{}, a reaction does not acknowledge {}: reactions carry no timestamp. Post a message in the thread (or `!inc ack {}`) to acknowledge it.",
+        who, id, id
+    )
+}
+
 pub fn not_a_responder(command: &str, actor: &Actor, ev: &Inbound) -> String {
     let why = if actor.known {
         format!("{} is not a responder", actor.display)
@@ -191,6 +199,39 @@ pub fn on_call(cal: &BusinessCalendar, rotation: &str, cur: &OnCall, next: &OnCa
         if cur.overridden { " (override)" } else { "" },
         when(cal, cur.until),
         next.person
+    )
+}
+
+pub fn not_in_directory(person: &str) -> String {
+    format!("`{person}` is not in Flare's people directory; nothing was changed.")
+}
+
+pub fn override_backwards(
+    cal: &BusinessCalendar,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> String {
+    format!(
+        "The override ends ({}) before it starts ({}); nothing was changed.",
+        when(cal, to),
+        when(cal, from)
+    )
+}
+
+pub fn override_added(
+    cal: &BusinessCalendar,
+    person: &str,
+    rotation: &str,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    by: &str,
+) -> String {
+    format!(
+        "{} is on call ({}) from {} to {} (override by {}).",
+        person,
+        rotation,
+        when(cal, from),
+        when(cal, to),
+        by
     )
 }
 

@@ -72,3 +72,38 @@ pub fn handoff(
         next.person
     )
 }
+
+/// The direct message to someone paged by escalation step `step` of `n`.
+pub fn paged(i: &Incident, step: usize, n: usize, lateness: &str) -> String {
+    format!(
+        "🚨 You are paged for {}: not acknowledged, escalation step {step}/{n}. Reply in its incident thread or `!inc ack {}`.{lateness}",
+        headline(i),
+        i.id
+    )
+}
+
+pub fn escalation_paging(i: &Incident, step: usize, n: usize, who: &str, lateness: &str) -> String {
+    format!(
+        "🚨 {} is still not acknowledged: escalation step {step}/{n}, paging {who}.{lateness}",
+        headline(i)
+    )
+}
+
+/// A step by a transport Flare does not have yet (`via`: e-mail, webhook).
+pub fn escalation_unsent(
+    i: &Incident,
+    step: usize,
+    n: usize,
+    via: &str,
+    who: &str,
+    lateness: &str,
+) -> String {
+    format!(
+        "🚨 {}: escalation step {step}/{n} ({via} to {who}) is recorded but cannot be sent yet: {via} transport is not available.{lateness}",
+        headline(i)
+    )
+}
+
+pub fn announcement(text: &str, lateness: &str) -> String {
+    format!("📢 {text}{lateness}")
+}

@@ -1,6 +1,6 @@
 //! Cron announcements: a configured text on a schedule.
 
-use super::super::{Engine, TxBuffer};
+use super::super::{Engine, TxBuffer, render};
 use crate::domain::timer::TimerKind;
 use crate::store::{NewTimer, StoreError, Timer};
 
@@ -21,7 +21,7 @@ impl Engine {
             tracing::warn!(announcement = %t.new.payload, "announcement no longer configured");
             return Ok(());
         };
-        let text = format!("📢 {}{lateness}", a.text);
+        let text = render::announcement(&a.text, lateness);
         for place in &a.channels {
             self.post_to(place, &text, &[], buf).await?;
         }

@@ -104,12 +104,7 @@ impl Engine {
         };
         let mut detail = match step.via {
             Via::Chat => {
-                let dm = format!(
-                    "🚨 You are paged for {}: not acknowledged, escalation step {}/{n}. Reply in its incident thread or `!inc ack {}`.{lateness}",
-                    render::headline(inc),
-                    i + 1,
-                    inc.id
-                );
+                let dm = render::paged(inc, i + 1, n, lateness);
                 let sent = self.direct_messages(inc, &names, &dm, buf).await?;
                 format!(
                     "step {}/{n} via chat: mentioned {who} in the incident threads; direct messages: {}",
@@ -159,21 +154,11 @@ impl Engine {
             .await?;
         let (text, ping) = match step.via {
             Via::Chat => (
-                format!(
-                    "🚨 {} is still not acknowledged: escalation step {}/{n}, paging {who}.{lateness}",
-                    render::headline(inc),
-                    i + 1
-                ),
+                render::escalation_paging(inc, i + 1, n, &who, lateness),
                 names,
             ),
             _ => (
-                format!(
-                    "🚨 {}: escalation step {}/{n} ({} to {who}) is recorded but cannot be sent yet: {} transport is not available.{lateness}",
-                    render::headline(inc),
-                    i + 1,
-                    step.via.as_str(),
-                    step.via.as_str()
-                ),
+                render::escalation_unsent(inc, i + 1, n, step.via.as_str(), &who, lateness),
                 Vec::new(),
             ),
         };
