@@ -4,7 +4,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
+
+use super::sla::{SlaOutcome, outcome};
 
 /// The incident number, shown as `INC-<n>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -147,8 +150,14 @@ pub enum TransitionError {
     Resolved(IncidentId),
     #[error("{0} is not resolved, so there is nothing to reopen")]
     NotResolved(IncidentId),
-    #[error("{0} was already acknowledged by {1} at {2}")]
-    AlreadyAcknowledged(IncidentId, String, String),
+    /// Who acknowledged it, and when (in the calendar's zone, as people read it).
+    #[error("{0} was already acknowledged by {1} at {at}.", at = .2.format("%Y-%m-%d %H:%M:%S %Z"))]
+    AlreadyAcknowledged(IncidentId, String, DateTime<Tz>),
+    #[error("{0} is resolved; there is nothing to acknowledge. Nothing was recorded.")]
+    NothingToAcknowledge(IncidentId),
+    /// A change (other than a status change) to a resolved incident.
+    #[error("{0} is resolved; reopen it first.")]
+    ReopenFirst(IncidentId),
 }
 
 /// Checks a status change.
@@ -221,6 +230,93 @@ pub struct Incident {
     pub version: i64,
 }
 
+impl Incident {
+    /// Open and not acknowledged yet: what reminders, the breach and first replies look for.
+    pub fn awaits_ack(&self) -> bool {
+        self.status.is_open() && self.acknowledged_at.is_none()
+    }
+
+    /// Whether an acknowledgement at `at` meets the ack deadline, and by how much.
+    pub fn ack_outcome(&self, at: DateTime<Utc>) -> SlaOutcome {
+        outcome(self.ack_deadline, at)
+    }
+
+    /// Records an acknowledgement by `by` in `place` at `at`, and decides whether it met the
+    /// SLA. Refused for a resolved incident or one already acknowledged (whose time the
+    /// refusal shows in `zone`).
+    pub fn acknowledge(
+        &mut self,
+        at: DateTime<Utc>,
+        by: &str,
+        place: String,
+        zone: Tz,
+    ) -> Result<SlaOutcome, TransitionError> {
+        if !self.status.is_open() {
+            return Err(TransitionError::NothingToAcknowledge(self.id));
+        }
+        if let (Some(who), Some(when)) = (&self.acknowledged_by, self.acknowledged_at) {
+            return Err(TransitionError::AlreadyAcknowledged(
+                self.id,
+                who.clone(),
+                when.with_timezone(&zone),
+            ));
+        }
+        self.acknowledged_at = Some(at);
+        self.acknowledged_by = Some(by.to_string());
+        self.acknowledged_where = Some(place);
+        Ok(self.ack_outcome(at))
+    }
+
+    /// A status update was posted at `at` (the update nudge counts from here).
+    pub fn post_update(&mut self, at: DateTime<Utc>) {
+        self.last_update_at = at;
+    }
+
+    /// Moves the status forward; returns the status it had. Resolving goes by `resolve`.
+    pub fn set_status(&mut self, to: Status, at: DateTime<Utc>) -> Result<Status, TransitionError> {
+        check_transition(self.id, self.status, to)?;
+        let was = self.status;
+        self.status = to;
+        self.last_update_at = at;
+        Ok(was)
+    }
+
+    pub fn resolve(
+        &mut self,
+        at: DateTime<Utc>,
+        summary: Option<String>,
+    ) -> Result<(), TransitionError> {
+        check_transition(self.id, self.status, Status::Resolved)?;
+        self.status = Status::Resolved;
+        self.resolved_at = Some(at);
+        self.resolution = summary;
+        self.last_update_at = at;
+        Ok(())
+    }
+
+    /// Back to `investigating`; the resolution text is kept for the record.
+    pub fn reopen(&mut self, at: DateTime<Utc>) -> Result<(), TransitionError> {
+        check_reopen(self.id, self.status)?;
+        self.status = Status::Investigating;
+        self.resolved_at = None;
+        self.last_update_at = at;
+        Ok(())
+    }
+
+    pub fn name_commander(
+        &mut self,
+        name: String,
+        at: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if !self.status.is_open() {
+            return Err(TransitionError::ReopenFirst(self.id));
+        }
+        self.commander = Some(name);
+        self.last_update_at = at;
+        Ok(())
+    }
+}
+
 /// One entry of an incident's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TimelineEvent {
@@ -279,5 +375,82 @@ mod tests {
                 .to_string(),
             "INC-1 is resolved; reopen it first (`!incident reopen INC-1`)"
         );
+    }
+
+    fn incident(deadline: DateTime<Utc>) -> Incident {
+        Incident {
+            id: IncidentId(3),
+            title: "db down".into(),
+            severity: Severity::Sev2,
+            status: Status::Investigating,
+            commander: None,
+            impacted_apps: Vec::new(),
+            business_impact: None,
+            opened_by: "ana".into(),
+            opened_platform: "console".into(),
+            opened_channel: "#ops".into(),
+            started_at: deadline - chrono::Duration::minutes(15),
+            sla_class: "business".into(),
+            sla_window_secs: 900,
+            ack_deadline: deadline,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            acknowledged_where: None,
+            resolved_at: None,
+            resolution: None,
+            last_update_at: deadline - chrono::Duration::minutes(15),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn the_domain_decides_whether_an_ack_met_the_sla() {
+        let deadline: DateTime<Utc> = "2026-11-24T15:15:00Z".parse().unwrap();
+        let zone: Tz = "America/New_York".parse().unwrap();
+        let mut inc = incident(deadline);
+        let early = deadline - chrono::Duration::minutes(5);
+        assert_eq!(
+            inc.acknowledge(early, "Bo", "console #ops".into(), zone),
+            Ok(SlaOutcome::Met {
+                margin: chrono::Duration::minutes(5)
+            })
+        );
+        assert_eq!(inc.acknowledged_by.as_deref(), Some("Bo"));
+        let again = inc.acknowledge(deadline, "Cy", "console #ops".into(), zone);
+        assert_eq!(
+            again.unwrap_err().to_string(),
+            "INC-3 was already acknowledged by Bo at 2026-11-24 10:10:00 EST."
+        );
+        let mut late = incident(deadline);
+        assert_eq!(
+            late.acknowledge(
+                deadline + chrono::Duration::minutes(2),
+                "Bo",
+                "x".into(),
+                zone
+            ),
+            Ok(SlaOutcome::Breached {
+                by: chrono::Duration::minutes(2)
+            })
+        );
+        let mut resolved = incident(deadline);
+        resolved.resolve(deadline, None).unwrap();
+        assert_eq!(
+            resolved
+                .acknowledge(deadline, "Bo", "x".into(), zone)
+                .unwrap_err()
+                .to_string(),
+            "INC-3 is resolved; there is nothing to acknowledge. Nothing was recorded."
+        );
+        assert_eq!(
+            resolved
+                .name_commander("Bo".into(), deadline)
+                .unwrap_err()
+                .to_string(),
+            "INC-3 is resolved; reopen it first."
+        );
+        resolved.reopen(deadline).unwrap();
+        assert_eq!(resolved.status, Status::Investigating);
+        assert_eq!(resolved.resolved_at, None);
     }
 }

@@ -13,3 +13,5 @@ pub mod people;
 pub mod platform;
 pub mod reminder;
 pub mod sla;
+pub mod timeline;
+pub mod timer;

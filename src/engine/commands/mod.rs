@@ -1,0 +1,71 @@
+//! The chat commands, one file each, all with the same shape:
+//! `handle(engine, ctx, buf, <the command's fields>) -> Result<Decision, EngineError>`.
+//! `Engine::command` below is the dispatch table from the grammar (`domain::command`).
+//!
+//! A new command (say `!inc severity`) is a row in the grammar table in
+//! `src/domain/command.rs`, a file here, and a line in the `match` below; a command that
+//! changes an incident goes through `Engine::change` (`src/engine/change.rs`), and its words
+//! go in `src/engine/render.rs`.
+
+mod ack;
+mod apps;
+mod commander;
+mod help;
+mod impact;
+mod list;
+mod oncall;
+mod open;
+mod reopen;
+mod resolve;
+mod show;
+mod sla;
+mod status;
+mod update;
+
+use super::{Ctx, Decision, Engine, EngineError, TxBuffer, render};
+use crate::domain::command::Command;
+
+impl Engine {
+    pub(super) async fn command(
+        &self,
+        ctx: &Ctx<'_>,
+        cmd: Command,
+        msg_id: i64,
+        buf: &mut TxBuffer<'_>,
+    ) -> Result<Decision, EngineError> {
+        let name = cmd.name();
+        if self.settings.responders_only.contains(name) && !ctx.actor.responder {
+            let text = render::not_a_responder(name, &ctx.actor, ctx.ev);
+            self.reply(ctx, buf, None, text).await?;
+            return Ok(Decision::Refused);
+        }
+        match cmd {
+            Command::Open { title, severity } => {
+                open::handle(self, ctx, buf, title, severity, msg_id).await
+            }
+            Command::Ack { incident } => ack::handle(self, ctx, buf, incident).await,
+            Command::Update { incident, text } => {
+                update::handle(self, ctx, buf, incident, text).await
+            }
+            Command::Status { incident, status } => {
+                status::handle(self, ctx, buf, incident, status).await
+            }
+            Command::Commander { incident, person } => {
+                commander::handle(self, ctx, buf, incident, person).await
+            }
+            Command::Apps { incident, apps } => apps::handle(self, ctx, buf, incident, apps).await,
+            Command::Impact { incident, text } => {
+                impact::handle(self, ctx, buf, incident, text).await
+            }
+            Command::Reopen { incident } => reopen::handle(self, ctx, buf, incident).await,
+            Command::Resolve { incident, summary } => {
+                resolve::handle(self, ctx, buf, incident, summary).await
+            }
+            Command::Show { incident } => show::handle(self, ctx, buf, incident).await,
+            Command::List => list::handle(self, ctx, buf).await,
+            Command::Sla { at } => sla::handle(self, ctx, buf, at).await,
+            Command::Help { topic } => help::handle(self, ctx, buf, topic).await,
+            Command::Oncall { set } => oncall::handle(self, ctx, buf, set).await,
+        }
+    }
+}

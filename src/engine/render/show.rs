@@ -1,0 +1,148 @@
+//! The text of `!incident show`.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{ack_outcome, class_label, headline, local};
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::incident::{Incident, TimelineEvent};
+use crate::domain::sla::human_duration;
+use crate::store::{Delivery, DeliveryCounts, ThreadRow, Timer};
+
+/// What `show` reports besides the incident itself, read in the command's transaction.
+pub struct ShowFacts {
+    pub threads: Vec<ThreadRow>,
+    pub counts: DeliveryCounts,
+    pub failed: Vec<Delivery>,
+    pub timers: Vec<Timer>,
+    pub timeline: Vec<TimelineEvent>,
+}
+
+/// Everything about one incident: its state, the SLA, where its threads are, what was
+/// delivered, the pending timers and the last ten timeline entries.
+pub fn show(
+    cal: &BusinessCalendar,
+    inc: &Incident,
+    now: DateTime<Utc>,
+    facts: &ShowFacts,
+) -> String {
+    let mut s = format!(
+        "{}\n  severity {} ({}), status {}, commander {}\n  started {} ({}) by {} in {} {}",
+        headline(inc),
+        inc.severity,
+        inc.severity.describe(),
+        inc.status,
+        inc.commander.as_deref().unwrap_or("none"),
+        local(cal, inc.started_at),
+        inc.started_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        inc.opened_by,
+        inc.opened_platform,
+        inc.opened_channel,
+    );
+    if !inc.impacted_apps.is_empty() {
+        s.push_str(&format!(
+            "\n  impacted applications: {}",
+            inc.impacted_apps.join(", ")
+        ));
+    }
+    if let Some(impact) = &inc.business_impact {
+        s.push_str(&format!("\n  business impact: {impact}"));
+    }
+    s.push_str(&format!(
+        "\n  ack SLA: {} window ({}), deadline {}",
+        human_duration(Duration::seconds(inc.sla_window_secs)),
+        class_label(&inc.sla_class),
+        local(cal, inc.ack_deadline),
+    ));
+    match (inc.acknowledged_at, &inc.acknowledged_by) {
+        (Some(at), Some(by)) => s.push_str(&format!(
+            "\n  acknowledged by {} in {} at {}: {}",
+            by,
+            inc.acknowledged_where.as_deref().unwrap_or("?"),
+            local(cal, at),
+            ack_outcome(inc, at)
+        )),
+        _ => {
+            if inc.status.is_open() && now > inc.ack_deadline {
+                s.push_str(&format!(
+                    "\n  NOT acknowledged: SLA breached {} ago",
+                    human_duration(now - inc.ack_deadline)
+                ));
+            } else {
+                s.push_str("\n  not acknowledged yet");
+            }
+        }
+    }
+    if let Some(at) = inc.resolved_at {
+        s.push_str(&format!(
+            "\n  resolved at {}{}",
+            local(cal, at),
+            inc.resolution
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    let threads = &facts.threads;
+    if !threads.is_empty() {
+        let places: Vec<String> = threads
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {}{}",
+                    t.platform,
+                    t.channel,
+                    if t.thread_ref.is_some() {
+                        ""
+                    } else {
+                        " (pending)"
+                    }
+                )
+            })
+            .collect();
+        s.push_str(&format!("\n  threads: {}", places.join(", ")));
+    }
+    let counts = &facts.counts;
+    s.push_str(&format!(
+        "\n  deliveries: {} sent, {} pending, {} failed",
+        counts.sent, counts.pending, counts.failed
+    ));
+    for d in facts.failed.iter().take(10) {
+        s.push_str(&format!(
+            "\n    failed to {} {} after {} attempt(s): {}",
+            d.new.platform,
+            d.new.channel,
+            d.attempts,
+            d.last_error.as_deref().unwrap_or("unknown error")
+        ));
+    }
+    let timers = &facts.timers;
+    if !timers.is_empty() {
+        s.push_str("\n  pending timers:");
+        for t in timers {
+            s.push_str(&format!(
+                "\n    {} at {}",
+                t.new.kind,
+                local(cal, t.new.due_at)
+            ));
+        }
+    }
+    let timeline = &facts.timeline;
+    let skip = timeline.len().saturating_sub(10);
+    s.push_str("\n  timeline:");
+    for ev in timeline.iter().skip(skip) {
+        s.push_str(&format!(
+            "\n    {} {} by {} ({} {}){}",
+            local(cal, ev.at),
+            ev.kind,
+            ev.actor,
+            ev.source.platform,
+            ev.source.channel,
+            if ev.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", ev.detail)
+            }
+        ));
+    }
+    s
+}
