@@ -13,23 +13,14 @@
 //! `cargo test --all-targets`) it runs a smoke version in a few seconds.
 
 mod capture;
-#[path = "../tests/fake_rocketchat/mod.rs"]
-mod fake_rocketchat;
-#[path = "../tests/fake_slack/mod.rs"]
-mod fake_slack;
-#[path = "../tests/irc_support/mod.rs"]
-mod irc_support;
-#[path = "../tests/mirror_support/mod.rs"]
-mod mirror_support;
-#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use irc_support::client::TestClient;
-use mirror_support::{Extras, INC, World, from_flare, text_of};
+use support::irc::client::TestClient;
+use support::mirror::{Extras, INC, World, from_flare, text_of};
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -101,7 +92,7 @@ async fn irc_run(
     let mut lat = Vec::with_capacity(n);
     let start = Instant::now();
     let key = |i: usize| format!("{tag}-{i:05}");
-    let recv = |l: &irc_support::client::Line| -> Option<String> {
+    let recv = |l: &support::irc::client::Line| -> Option<String> {
         if !(l.is("PRIVMSG") && l.param(0).is_some_and(|c| c.eq_ignore_ascii_case(watch))) {
             return None;
         }

@@ -4,16 +4,15 @@
 //!
 //! Run: `cargo bench --bench rocketchat`
 
-#[path = "../tests/fake_rocketchat/mod.rs"]
-mod fake_rocketchat;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_rocketchat::{BOT_TOKEN, BOT_USER_ID, FakeRocketChat};
 use flare::chat::ChatAdapter;
 use flare::chat::rocketchat::{RocketChatAdapter, RocketChatConfig};
 use flare::config::ChannelConfig;
+use support::fake_rocketchat::{self, BOT_TOKEN, BOT_USER_ID, FakeRocketChat};
 use tokio::sync::mpsc;
 
 /// Full sizes under `cargo bench`; a quick smoke run under `cargo test --all-targets`.

@@ -3,16 +3,15 @@
 //!
 //! Run: `cargo bench --bench slack`
 
-#[path = "../tests/fake_slack/mod.rs"]
-mod fake_slack;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_slack::{APP_TOKEN, BOT_TOKEN, FakeSlack};
 use flare::chat::ChatAdapter;
 use flare::chat::slack::{SlackAdapter, SlackConfig};
 use flare::config::ChannelConfig;
+use support::fake_slack::{APP_TOKEN, BOT_TOKEN, FakeSlack};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 

@@ -1,6 +1,18 @@
 //! Shared test harness: a running Flare on a throwaway SQLite database, optionally with a
-//! console chat whose input the test writes and whose output the test reads.
+//! console chat whose input the test writes and whose output the test reads; and below it
+//! the fake and real chat servers the adapter tests drive.
+//!
+//! Every test file that needs any of it says `mod support;` at its top, and the benches
+//! mount the same tree from `benches/support`.
+
+// Each tests/*.rs (and each bench) is its own crate and uses a different part of this tree;
+// what one crate leaves unused is not dead.
 #![allow(dead_code)]
+
+pub mod fake_rocketchat;
+pub mod fake_slack;
+pub mod irc;
+pub mod mirror;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -1,8 +1,18 @@
 //! The SLA clock: ack reminders and breaches on the business calendar, escalation paths,
 //! on-call rotations across DST, cron announcements, restarts of a real process, and two
 //! schedulers sharing one PostgreSQL database.
+//!
+//! The slower end-to-end cases sit beside this file in tests/scheduler/: real processes
+//! (`process`), two schedulers on PostgreSQL (`postgres`) and reminders over IRC (`irc_e2e`).
 
+// This target is a folder (tests/scheduler/main.rs) so that its case modules sit beside it;
+// the shared tree is therefore one folder up.
+#[path = "../support/mod.rs"]
 mod support;
+
+mod irc_e2e;
+mod postgres;
+mod process;
 
 use std::sync::Arc;
 
@@ -534,18 +544,6 @@ async fn an_escalation_step_pages_named_people_and_the_on_call_together() {
     fire_due(&f, Some(1)).await;
     f.expect_console("paging erin, bob", 1).await;
 }
-
-#[path = "scheduler_support/process.rs"]
-mod process;
-
-#[path = "scheduler_support/postgres.rs"]
-mod postgres;
-
-#[path = "irc_support/mod.rs"]
-mod irc_support;
-
-#[path = "scheduler_support/irc_e2e.rs"]
-mod irc_e2e;
 
 /// For tests that insert raw timers.
 pub fn raw_timer(kind: &str, due_at: DateTime<Utc>, payload: &str) -> NewTimer {
