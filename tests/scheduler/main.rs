@@ -557,7 +557,7 @@ pub fn raw_timer(kind: &str, due_at: DateTime<Utc>, payload: &str) -> NewTimer {
 
 #[tokio::test]
 async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped() {
-    use flare::chat::{Author, ChannelRole, Inbound, InboundKind, PlatformKind, Style};
+    use flare::chat::{ChannelRole, PlatformKind, Style};
     let dir = tempfile::tempdir().expect("tempdir");
     let toml = format!(
         "{PEOPLE}{ROTATION}\n[[people]]\nname = \"erin\"\nslack = \"U0ERIN\"\n{}",
@@ -584,21 +584,12 @@ async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped(
         Arc::new(flare::delivery::Wake::new(["console", "slack"])),
     );
     engine
-        .handle(&Inbound {
-            platform: "console".into(),
-            kind: PlatformKind::Console,
-            event: InboundKind::Message,
-            channel: "#ops".into(),
-            thread: None,
-            incident_hint: None,
-            author: Author {
-                id: "alice".into(),
-                display: "alice".into(),
-            },
-            text: "!inc open Cache cold sev1".into(),
-            message_id: "m-1".into(),
-            sent_at: clock.now_utc(),
-        })
+        .handle(&support::console_line(
+            "alice",
+            "!inc open Cache cold sev1",
+            "m-1",
+            clock.now_utc(),
+        ))
         .await
         .expect("open");
     clock.set(at("2026-11-24T15:15:00Z"));

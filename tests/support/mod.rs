@@ -22,8 +22,8 @@ use chrono::{DateTime, Utc};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 
 use flare::app::Running;
-use flare::chat::ChatAdapter;
 use flare::chat::console::ConsoleAdapter;
+use flare::chat::{Author, ChatAdapter, Inbound, InboundKind, PlatformKind};
 use flare::clock::SharedClock;
 use flare::config::Config;
 
@@ -150,6 +150,25 @@ impl TestFlare {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+}
+
+/// A person's line in the console's `#ops`, as the console adapter hands it to the engine.
+pub fn console_line(user: &str, text: &str, message_id: &str, sent_at: DateTime<Utc>) -> Inbound {
+    Inbound {
+        platform: "console".into(),
+        kind: PlatformKind::Console,
+        event: InboundKind::Message,
+        channel: "#ops".into(),
+        thread: None,
+        incident_hint: None,
+        author: Author {
+            id: user.into(),
+            display: user.into(),
+        },
+        text: text.into(),
+        message_id: message_id.into(),
+        sent_at,
     }
 }
 
