@@ -6,6 +6,9 @@
 //!
 //! Without `--bench` (as under `cargo test --all-targets`) it does a quick smoke run.
 
+mod support;
+
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,26 +19,12 @@ use flare::config::Config;
 use flare::delivery::Wake;
 use flare::engine::{Engine, Settings};
 use flare::store::NewIncident;
+use support::full;
+use support::stats::{nearest_rank, status_kib};
 
-fn rss_kib(pid: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
+/// Resident and peak memory of a process, in KiB.
+fn rss_kib(pid: impl Display) -> (u64, u64) {
+    (status_kib(&pid, "VmRSS:"), status_kib(&pid, "VmHWM:"))
 }
 
 struct Bench {
@@ -99,8 +88,8 @@ fn report(label: &str, mut samples: Vec<Duration>, wall: Duration) {
     println!(
         "{label:<34} n={n:>6}  {:>8.0}/s  p50 {:>7.3} ms  p99 {:>7.3} ms  max {:>7.3} ms",
         n as f64 / wall.as_secs_f64(),
-        pct(&samples, 0.50).as_secs_f64() * 1e3,
-        pct(&samples, 0.99).as_secs_f64() * 1e3,
+        nearest_rank(&samples, 0.50).as_secs_f64() * 1e3,
+        nearest_rank(&samples, 0.99).as_secs_f64() * 1e3,
         samples.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
 }
@@ -136,8 +125,8 @@ async fn cycles(label: &str, url: &str, cycles: usize) {
         v.sort();
         println!(
             "  {label} `{name}`: p50 {:.3} ms, p99 {:.3} ms",
-            pct(&v, 0.50).as_secs_f64() * 1e3,
-            pct(&v, 0.99).as_secs_f64() * 1e3
+            nearest_rank(&v, 0.50).as_secs_f64() * 1e3,
+            nearest_rank(&v, 0.99).as_secs_f64() * 1e3
         );
     }
     for name in ["list", "show", "help"] {
@@ -207,7 +196,7 @@ fn idle_rss(db: &str) {
         .spawn()
         .expect("flare run");
     std::thread::sleep(Duration::from_secs(2));
-    let (rss, hwm) = rss_kib(&child.id().to_string());
+    let (rss, hwm) = rss_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
     println!(
@@ -218,7 +207,7 @@ fn idle_rss(db: &str) {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = full();
     let _ = rustls::crypto::ring::default_provider().install_default();
     // The runtime `flare` itself runs on.
     let rt = tokio::runtime::Builder::new_current_thread()

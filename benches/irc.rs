@@ -4,9 +4,6 @@
 //!
 //! Run: `cargo bench --bench irc` (needs inspircd installed).
 
-#[path = "../tests/irc_support/mod.rs"]
-mod irc_support;
-#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
@@ -14,19 +11,11 @@ use std::time::{Duration, Instant};
 
 use flare::chat::irc::{IrcAdapter, IrcChannelConfig, IrcConfig};
 use flare::chat::{ChatAdapter, Outbound, Style};
-use irc_support::client::TestClient;
-use irc_support::server::{Kind, TestServer};
+use support::full;
+use support::irc::client::TestClient;
+use support::irc::server::{Kind, TestServer};
+use support::stats::percentile;
 use tokio::sync::mpsc;
-
-/// Full sizes under `cargo bench`; a quick smoke run under `cargo test --all-targets`.
-fn full() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
 
 #[tokio::main]
 async fn main() {

@@ -7,26 +7,15 @@
 //!
 //! `cargo bench --bench probes`; without `--bench` a quick smoke run.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-fn full() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
+use support::full;
+use support::stats::{percentile, status_kib};
 
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    status_kib("self", "VmRSS:")
 }
 
 fn grammar() {

@@ -13,43 +13,20 @@
 //! `cargo test --all-targets`) it runs a smoke version in a few seconds.
 
 mod capture;
-#[path = "../tests/fake_rocketchat/mod.rs"]
-mod fake_rocketchat;
-#[path = "../tests/fake_slack/mod.rs"]
-mod fake_slack;
-#[path = "../tests/irc_support/mod.rs"]
-mod irc_support;
-#[path = "../tests/mirror_support/mod.rs"]
-mod mirror_support;
-#[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use irc_support::client::TestClient;
-use mirror_support::{Extras, INC, World, from_flare, text_of};
-
-fn full() -> bool {
-    std::env::args().any(|a| a == "--bench")
-}
+use support::full;
+use support::irc::client::TestClient;
+use support::mirror::{Extras, INC, World, from_flare, text_of};
+use support::stats::{ms, percentile, status_kib};
 
 struct Sizes {
     paced: usize,
     burst: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 /// `name n=… p50 … p95 … p99 … max …` for sorted latencies.
@@ -101,7 +78,7 @@ async fn irc_run(
     let mut lat = Vec::with_capacity(n);
     let start = Instant::now();
     let key = |i: usize| format!("{tag}-{i:05}");
-    let recv = |l: &irc_support::client::Line| -> Option<String> {
+    let recv = |l: &support::irc::client::Line| -> Option<String> {
         if !(l.is("PRIVMSG") && l.param(0).is_some_and(|c| c.eq_ignore_ascii_case(watch))) {
             return None;
         }
@@ -347,16 +324,6 @@ fn steal_ms() -> u64 {
         .unwrap_or(0);
     // USER_HZ is 100 on Linux.
     ticks * 10
-}
-
-fn status_kib(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 async fn in_process(s: &Sizes) {

@@ -4,25 +4,22 @@
 //!
 //! Run: `cargo bench --bench rocketchat`
 
-#[path = "../tests/fake_rocketchat/mod.rs"]
-mod fake_rocketchat;
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_rocketchat::{BOT_TOKEN, BOT_USER_ID, FakeRocketChat};
 use flare::chat::ChatAdapter;
 use flare::chat::rocketchat::{RocketChatAdapter, RocketChatConfig};
 use flare::config::ChannelConfig;
+use support::fake_rocketchat::{self, BOT_TOKEN, BOT_USER_ID, FakeRocketChat};
+use support::full;
+use support::stats::percentile;
 use tokio::sync::mpsc;
 
 /// Full sizes under `cargo bench`; a quick smoke run under `cargo test --all-targets`.
 fn sizes() -> (usize, usize) {
-    if std::env::args().any(|a| a == "--bench") {
-        (2_000, 10_000)
-    } else {
-        (50, 200)
-    }
+    if full() { (2_000, 10_000) } else { (50, 200) }
 }
 
 fn config(url: &str) -> RocketChatConfig {
@@ -40,11 +37,6 @@ fn config(url: &str) -> RocketChatConfig {
         reconnect_max: "100ms".into(),
         ..Default::default()
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn bench() {

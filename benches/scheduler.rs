@@ -5,6 +5,8 @@
 //! `cargo bench --bench scheduler` runs the full size; without `--bench` (as
 //! `cargo test --all-targets` runs it) it does a small smoke run.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
@@ -18,32 +20,15 @@ use flare::domain::incident::Severity;
 use flare::engine::{Engine, Settings};
 use flare::scheduler::Scheduler;
 use flare::store::{NewIncident, NewTimer, SharedStore, ThreadRow};
-
-fn proc_status(key: &str) -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(key))
-                .map(|l| l[key.len()..].trim().to_string())
-        })
-        .unwrap_or_else(|| "n/a".into())
-}
+use support::full;
+use support::stats::{percentile, status_kib};
 
 fn memory() -> String {
     format!(
-        "VmRSS {}, VmHWM {}",
-        proc_status("VmRSS:"),
-        proc_status("VmHWM:")
+        "VmRSS {} kB, VmHWM {} kB",
+        status_kib("self", "VmRSS:"),
+        status_kib("self", "VmHWM:")
     )
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn engine(store: SharedStore, config: &Config) -> Arc<Engine> {
@@ -242,7 +227,7 @@ async fn run(incidents: usize, burst: usize) {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let full = full();
     let (incidents, burst) = if full { (100_000, 1_000) } else { (2_000, 100) };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -3,32 +3,24 @@
 //!
 //! Run: `cargo bench --bench slack`
 
-#[path = "../tests/fake_slack/mod.rs"]
-mod fake_slack;
+mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use fake_slack::{APP_TOKEN, BOT_TOKEN, FakeSlack};
 use flare::chat::ChatAdapter;
 use flare::chat::slack::{SlackAdapter, SlackConfig};
 use flare::config::ChannelConfig;
+use support::fake_slack::{APP_TOKEN, BOT_TOKEN, FakeSlack};
+use support::full;
+use support::stats::percentile;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const CHANNEL: &str = "C0BENCH";
 /// Full run under `cargo bench`; a quick smoke run under `cargo test --all-targets`.
 fn rounds() -> usize {
-    if std::env::args().any(|a| a == "--bench") {
-        2000
-    } else {
-        50
-    }
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+    if full() { 2000 } else { 50 }
 }
 
 fn report(what: &str, mut v: Vec<Duration>) {
@@ -36,8 +28,8 @@ fn report(what: &str, mut v: Vec<Duration>) {
     println!(
         "{what:<34} n={:<5} p50={:>8.3} ms  p99={:>8.3} ms  max={:>8.3} ms",
         v.len(),
-        pct(&v, 0.50).as_secs_f64() * 1e3,
-        pct(&v, 0.99).as_secs_f64() * 1e3,
+        percentile(&v, 0.50).as_secs_f64() * 1e3,
+        percentile(&v, 0.99).as_secs_f64() * 1e3,
         v.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
 }

@@ -5,9 +5,9 @@ mod support;
 use std::sync::Arc;
 
 use chrono::Duration;
-use flare::chat::{Author, Inbound, InboundKind, PlatformKind};
+use flare::chat::Inbound;
 use flare::clock::ManualClock;
-use support::{TestFlare, at, start};
+use support::{TestFlare, at, console_line, start};
 
 const PEOPLE: &str = r#"
 [[people]]
@@ -178,21 +178,12 @@ async fn restricted_commands_say_why() {
 async fn a_redelivered_event_is_processed_once() {
     let clock = tuesday_10am();
     let f = flare("", &clock).await;
-    let ev = Inbound {
-        platform: "console".into(),
-        kind: PlatformKind::Console,
-        event: InboundKind::Message,
-        channel: "#ops".into(),
-        thread: None,
-        incident_hint: None,
-        author: Author {
-            id: "alice".into(),
-            display: "alice".into(),
-        },
-        text: "!inc open Same event twice".into(),
-        message_id: "m-1".into(),
-        sent_at: clock.now_utc(),
-    };
+    let ev = console_line(
+        "alice",
+        "!inc open Same event twice",
+        "m-1",
+        clock.now_utc(),
+    );
     f.running.inbound.send(ev.clone()).await.expect("send");
     f.running.inbound.send(ev).await.expect("send");
     f.expect_console("Opened INC-1", 1).await;
@@ -315,19 +306,8 @@ async fn edits_and_deletions_follow_the_mirrored_copies() {
 
 fn console_event(user: &str, text: &str, id: &str, hint: Option<i64>) -> Inbound {
     Inbound {
-        platform: "console".into(),
-        kind: PlatformKind::Console,
-        event: InboundKind::Message,
-        channel: "#ops".into(),
-        thread: None,
         incident_hint: hint,
-        author: Author {
-            id: user.into(),
-            display: user.into(),
-        },
-        text: text.into(),
-        message_id: id.into(),
-        sent_at: at("2026-11-24T15:00:00Z"),
+        ..console_line(user, text, id, at("2026-11-24T15:00:00Z"))
     }
 }
 

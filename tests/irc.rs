@@ -1,8 +1,7 @@
 //! The IRC adapter against real ngircd and inspircd servers on loopback, plus a tiny fake
 //! server for lines no real server sends.
 
-#[path = "irc_support/mod.rs"]
-mod irc_support;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -10,8 +9,8 @@ use std::time::Duration;
 
 use flare::chat::irc::{IrcAdapter, IrcChannelConfig, IrcConfig, ThreadMode};
 use flare::chat::{ChatAdapter, Inbound, Outbound, SendError, Sent, Style};
-use irc_support::client::{Line, TestClient, WAIT};
-use irc_support::server::{Kind, Options, TestServer};
+use support::irc::client::{Line, TestClient, WAIT};
+use support::irc::server::{Kind, Options, TestServer};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -1090,9 +1089,6 @@ async fn dead_link_is_detected_by_our_own_ping() {
 // ---------------------------------------------------------------------------------------------
 // End to end: the whole Flare (engine, store, outbox) with IRC people on a real server.
 
-#[path = "support/mod.rs"]
-mod support;
-
 fn flare_toml(port: u16) -> String {
     format!(
         r##"
@@ -1191,7 +1187,7 @@ async fn e2e_open_and_acknowledge_ngircd() {
 
 async fn e2e_server_restart_loses_nothing(kind: Kind) {
     let mut server = TestServer::start(kind);
-    let gate = irc_support::proxy::Gate::start(server.port).await;
+    let gate = support::irc::proxy::Gate::start(server.port).await;
     let mut alice = person(&server, "alice", &["#ops"]).await;
     let mut flare = support::start(
         &flare_toml(gate.port),

@@ -1,24 +1,15 @@
 //! Mirroring incident threads and relaying status updates across every platform at once:
 //! a real inspircd, the fake Slack and the fake Rocket.Chat, all connected to one Flare.
 
-#[path = "fake_rocketchat/mod.rs"]
-mod fake_rocketchat;
-#[path = "fake_slack/mod.rs"]
-mod fake_slack;
-#[path = "irc_support/mod.rs"]
-mod irc_support;
-#[path = "mirror_support/mod.rs"]
-mod mirror_support;
-#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use irc_support::client::TestClient;
-use mirror_support::{Extras, INC, SECOND, World, from_flare, text_of, until};
 use serde_json::json;
+use support::irc::client::TestClient;
+use support::mirror::{Extras, INC, SECOND, World, from_flare, text_of, until};
 
 const ZWSP: char = '\u{200B}';
 
@@ -426,7 +417,7 @@ async fn a_channel_flare_is_not_in_fails_visibly_and_is_not_retried() {
 #[tokio::test]
 async fn irc_down_for_a_minute_slack_and_rocketchat_stay_in_sync_and_irc_catches_up() {
     let world = World::start().await;
-    let gate = irc_support::proxy::Gate::start(world.irc.port).await;
+    let gate = support::irc::proxy::Gate::start(world.irc.port).await;
     let mut world = world;
     let mut dave = world.person("dave", &["#ops", "#status"]).await;
     let extras = Extras {

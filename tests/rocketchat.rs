@@ -1,18 +1,15 @@
 //! The Rocket.Chat adapter against a fake Rocket.Chat (REST v1 + DDP websocket) on loopback.
 
-#[path = "fake_rocketchat/mod.rs"]
-mod fake_rocketchat;
-#[path = "support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fake_rocketchat::{BOT_TOKEN, BOT_USER_ID, FakeRocketChat};
 use flare::chat::rocketchat::{RocketChatAdapter, RocketChatConfig, message_id_for};
 use flare::chat::{ChatAdapter, Inbound, InboundKind, Outbound, SendError, Sent, Style};
 use flare::config::ChannelConfig;
+use support::fake_rocketchat::{self, BOT_TOKEN, BOT_USER_ID, FakeRocketChat};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 

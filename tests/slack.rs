@@ -1,18 +1,16 @@
 //! Slack adapter against the fake Slack, over real HTTP and websockets on loopback.
 
-#[path = "fake_slack/mod.rs"]
-mod fake_slack;
 mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use fake_slack::{APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, FakeSlack, message_event};
 use flare::chat::slack::{SlackAdapter, SlackConfig, SlackMode};
 use flare::chat::{ChatAdapter, Inbound, InboundKind, Outbound, SendError, Style};
 use flare::config::ChannelConfig;
 use serde_json::json;
+use support::fake_slack::{self, APP_TOKEN, BOT_ID, BOT_TOKEN, BOT_USER, FakeSlack, message_event};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;

@@ -1,6 +1,18 @@
 //! Shared test harness: a running Flare on a throwaway SQLite database, optionally with a
-//! console chat whose input the test writes and whose output the test reads.
+//! console chat whose input the test writes and whose output the test reads; and below it
+//! the fake and real chat servers the adapter tests drive.
+//!
+//! Every test file that needs any of it says `mod support;` at its top, and the benches
+//! mount the same tree from `benches/support`.
+
+// Each tests/*.rs (and each bench) is its own crate and uses a different part of this tree;
+// what one crate leaves unused is not dead.
 #![allow(dead_code)]
+
+pub mod fake_rocketchat;
+pub mod fake_slack;
+pub mod irc;
+pub mod mirror;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -10,8 +22,8 @@ use chrono::{DateTime, Utc};
 use tokio::io::{AsyncWriteExt, DuplexStream};
 
 use flare::app::Running;
-use flare::chat::ChatAdapter;
 use flare::chat::console::ConsoleAdapter;
+use flare::chat::{Author, ChatAdapter, Inbound, InboundKind, PlatformKind};
 use flare::clock::SharedClock;
 use flare::config::Config;
 
@@ -138,6 +150,25 @@ impl TestFlare {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+    }
+}
+
+/// A person's line in the console's `#ops`, as the console adapter hands it to the engine.
+pub fn console_line(user: &str, text: &str, message_id: &str, sent_at: DateTime<Utc>) -> Inbound {
+    Inbound {
+        platform: "console".into(),
+        kind: PlatformKind::Console,
+        event: InboundKind::Message,
+        channel: "#ops".into(),
+        thread: None,
+        incident_hint: None,
+        author: Author {
+            id: user.into(),
+            display: user.into(),
+        },
+        text: text.into(),
+        message_id: message_id.into(),
+        sent_at,
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use super::irc_support::client::{Line, TestClient};
-use super::irc_support::server::{Kind, TestServer};
 use super::support;
+use super::support::irc::client::{Line, TestClient};
+use super::support::irc::server::{Kind, TestServer};
 
 fn from_flare_notice(l: &Line, needle: &str) -> bool {
     l.is("NOTICE")

@@ -4,7 +4,6 @@
 //!
 //! Anything Slack would reject or silently ignore is recorded as a violation;
 //! `assert_no_violations` fails the test on any.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

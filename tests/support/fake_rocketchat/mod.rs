@@ -2,7 +2,6 @@
 //! documented JSON shapes (ISO dates over REST, EJSON `{"$date": ms}` over DDP), auth headers,
 //! error bodies, rate-limit headers and 429s. Anything a real server would reject is recorded
 //! as a violation, and `assert_no_violations` fails the test.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,8 +1,18 @@
 //! The SLA clock: ack reminders and breaches on the business calendar, escalation paths,
 //! on-call rotations across DST, cron announcements, restarts of a real process, and two
 //! schedulers sharing one PostgreSQL database.
+//!
+//! The slower end-to-end cases sit beside this file in tests/scheduler/: real processes
+//! (`process`), two schedulers on PostgreSQL (`postgres`) and reminders over IRC (`irc_e2e`).
 
+// This target is a folder (tests/scheduler/main.rs) so that its case modules sit beside it;
+// the shared tree is therefore one folder up.
+#[path = "../support/mod.rs"]
 mod support;
+
+mod irc_e2e;
+mod postgres;
+mod process;
 
 use std::sync::Arc;
 
@@ -535,18 +545,6 @@ async fn an_escalation_step_pages_named_people_and_the_on_call_together() {
     f.expect_console("paging erin, bob", 1).await;
 }
 
-#[path = "scheduler_support/process.rs"]
-mod process;
-
-#[path = "scheduler_support/postgres.rs"]
-mod postgres;
-
-#[path = "irc_support/mod.rs"]
-mod irc_support;
-
-#[path = "scheduler_support/irc_e2e.rs"]
-mod irc_e2e;
-
 /// For tests that insert raw timers.
 pub fn raw_timer(kind: &str, due_at: DateTime<Utc>, payload: &str) -> NewTimer {
     NewTimer {
@@ -559,7 +557,7 @@ pub fn raw_timer(kind: &str, due_at: DateTime<Utc>, payload: &str) -> NewTimer {
 
 #[tokio::test]
 async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped() {
-    use flare::chat::{Author, ChannelRole, Inbound, InboundKind, PlatformKind, Style};
+    use flare::chat::{ChannelRole, PlatformKind, Style};
     let dir = tempfile::tempdir().expect("tempdir");
     let toml = format!(
         "{PEOPLE}{ROTATION}\n[[people]]\nname = \"erin\"\nslack = \"U0ERIN\"\n{}",
@@ -586,21 +584,12 @@ async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped(
         Arc::new(flare::delivery::Wake::new(["console", "slack"])),
     );
     engine
-        .handle(&Inbound {
-            platform: "console".into(),
-            kind: PlatformKind::Console,
-            event: InboundKind::Message,
-            channel: "#ops".into(),
-            thread: None,
-            incident_hint: None,
-            author: Author {
-                id: "alice".into(),
-                display: "alice".into(),
-            },
-            text: "!inc open Cache cold sev1".into(),
-            message_id: "m-1".into(),
-            sent_at: clock.now_utc(),
-        })
+        .handle(&support::console_line(
+            "alice",
+            "!inc open Cache cold sev1",
+            "m-1",
+            clock.now_utc(),
+        ))
         .await
         .expect("open");
     clock.set(at("2026-11-24T15:15:00Z"));

@@ -1,14 +1,13 @@
 //! One Flare connected to every platform at once: a real inspircd (prefix threads in `#ops`,
 //! announce-only `#status`), the fake Slack (incident channels `C0INCIDENT` and `C0SECOND`)
-//! and the fake Rocket.Chat (room `ops`). Shared by tests/mirror.rs and benches/relay.rs.
-#![allow(dead_code)]
+//! and the fake Rocket.Chat (room `ops`). Used by tests/mirror.rs and benches/relay.rs.
 
 use std::time::{Duration, Instant};
 
-use crate::fake_rocketchat::{self, BOT_TOKEN as RC_TOKEN, BOT_USER_ID, FakeRocketChat};
-use crate::fake_slack::{self, APP_TOKEN, BOT_TOKEN, BOT_USER, FakeSlack};
-use crate::irc_support::client::{Line, TestClient};
-use crate::irc_support::server::{Kind, TestServer};
+use super::fake_rocketchat::{self, BOT_TOKEN as RC_TOKEN, BOT_USER_ID, FakeRocketChat};
+use super::fake_slack::{self, APP_TOKEN, BOT_TOKEN, BOT_USER, FakeSlack};
+use super::irc::client::{Line, TestClient};
+use super::irc::server::{Kind, TestServer};
 
 pub const INC: &str = "C0INCIDENT";
 pub const SECOND: &str = "C0SECOND";
