@@ -32,11 +32,11 @@ use std::sync::Arc;
 
 use crate::chat::{ChannelRole, Inbound, InboundKind, Style};
 use crate::clock::SharedClock;
-use crate::wake::Wake;
 use crate::domain::command::{self, Parsed};
 use crate::domain::incident::{IncidentId, Source};
 use crate::domain::people::Actor;
 use crate::store::{NewDelivery, SharedStore, StoreError};
+use crate::wake::Wake;
 
 pub use crate::domain::timer::{ACK_TIMERS, INCIDENT_TIMERS};
 

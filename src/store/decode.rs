@@ -7,8 +7,8 @@ use super::{
     Delivery, DeliveryStatus, MessageRecord, MessageRow, NewDelivery, NewTimer, OncallOverride,
     Result, StoreError, ThreadRow, Timer, TimerState,
 };
-use crate::chat::Style;
 use crate::domain::incident::{Incident, IncidentId, Severity, Source, Status, TimelineEvent};
+use crate::domain::platform::Style;
 
 /// A result row's columns by name, whichever database it came from.
 pub(crate) trait Columns {

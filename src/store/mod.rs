@@ -19,8 +19,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::chat::Style;
 use crate::domain::incident::{Incident, Severity, TimelineEvent};
+use crate::domain::platform::Style;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
