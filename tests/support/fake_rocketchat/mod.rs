@@ -574,6 +574,315 @@ async fn serve(listener: tokio::net::TcpListener, inner: Arc<Inner>) {
     let _ = axum::serve(listener, app).await;
 }
 
+/// A parameter's type in the REST API's OpenAPI spec (`schema.type`).
+#[derive(Debug, Clone, Copy)]
+enum ParamType {
+    Str,
+    Bool,
+    /// `integer`: a whole number.
+    Int,
+    /// `number`.
+    Num,
+    /// An object the spec gives no fields for (`customFields`).
+    Object,
+    /// An object whose fields the spec lists, checked like the body itself.
+    Fields(&'static [Param]),
+    Array,
+    /// `schema: {}`: the spec says nothing of the type.
+    Any,
+}
+
+impl ParamType {
+    /// The spec's word for the type.
+    fn name(self) -> &'static str {
+        match self {
+            ParamType::Str => "string",
+            ParamType::Bool => "boolean",
+            ParamType::Int => "integer",
+            ParamType::Num => "number",
+            ParamType::Object | ParamType::Fields(_) => "object",
+            ParamType::Array => "array",
+            ParamType::Any => "any",
+        }
+    }
+}
+
+/// One body or query parameter: name, type, and whether the spec marks it required.
+#[derive(Debug, Clone, Copy)]
+struct Param(&'static str, ParamType, bool);
+
+const fn req(name: &'static str, t: ParamType) -> Param {
+    Param(name, t, true)
+}
+
+const fn opt(name: &'static str, t: ParamType) -> Param {
+    Param(name, t, false)
+}
+
+/// The fields of `chat.sendMessage`'s `message` (messaging.yaml, `/api/v1/chat.sendMessage`).
+/// Two entries differ from the document's schema, which is wrong there: `_id` is missing from
+/// its field list though its description says this endpoint is the one that takes an `_id`,
+/// and `tshow` is typed string though described as "true" to show a reply in the channel;
+/// the server's own request schema has `_id` a string and `tshow` a boolean.
+const SEND_MESSAGE_FIELDS: &[Param] = {
+    use ParamType::*;
+    &[
+        opt("_id", Str),
+        opt("t", Str),
+        req("rid", Str),
+        opt("msg", Str),
+        opt("alias", Str),
+        opt("emoji", Str),
+        opt("avatar", Str),
+        opt("attachments", Array),
+        opt("tmid", Str),
+        opt("tshow", Bool),
+        opt("blocks", Array),
+        opt("customFields", Object),
+    ]
+};
+
+/// What Rocket.Chat's official OpenAPI spec (the REST API reference, one YAML document per
+/// group of endpoints) says each REST endpoint the fake serves takes: its HTTP method, and its parameters with their types
+/// (query parameters for GET, JSON body fields for POST). The auth headers are checked apart.
+/// Where the spec wants one of two parameters (`roomId` or `roomName`, `user` + `password` or
+/// `resume`), both are optional here and the endpoint's handler checks the pair.
+struct Endpoint {
+    name: &'static str,
+    method: &'static str,
+    params: &'static [Param],
+}
+
+const REST_SPEC: &[Endpoint] = {
+    use ParamType::*;
+    &[
+        // authentication.yaml, /api/v1/login
+        Endpoint {
+            name: "login",
+            method: "POST",
+            params: &[
+                opt("user", Str),
+                opt("password", Str),
+                opt("resume", Str),
+                opt("code", Str),
+            ],
+        },
+        // authentication.yaml, /api/v1/me: nothing but the auth headers
+        Endpoint {
+            name: "me",
+            method: "GET",
+            params: &[],
+        },
+        // rooms.yaml, /api/v1/rooms.info
+        Endpoint {
+            name: "rooms.info",
+            method: "GET",
+            params: &[opt("roomId", Str), opt("roomName", Str), opt("fields", Str)],
+        },
+        // rooms.yaml, /api/v1/channels.info
+        Endpoint {
+            name: "channels.info",
+            method: "GET",
+            params: &[opt("roomId", Str), opt("roomName", Str)],
+        },
+        // rooms.yaml, /api/v1/channels.history
+        Endpoint {
+            name: "channels.history",
+            method: "GET",
+            params: &[
+                opt("roomId", Str),
+                opt("roomName", Str),
+                opt("sort", Any),
+                opt("count", Int),
+                opt("offset", Int),
+                opt("latest", Str),
+                opt("oldest", Str),
+                opt("inclusive", Bool),
+                opt("showThreadMessages", Bool),
+                opt("unreads", Bool),
+            ],
+        },
+        // messaging.yaml, /api/v1/dm.create (operationId post-api-v1-im.create: im.* and
+        // dm.* are the same endpoints); `username` or `usernames`
+        Endpoint {
+            name: "im.create",
+            method: "POST",
+            params: &[
+                opt("username", Str),
+                opt("usernames", Str),
+                opt("excludeSelf", Bool),
+            ],
+        },
+        // messaging.yaml, /api/v1/chat.sendMessage
+        Endpoint {
+            name: "chat.sendMessage",
+            method: "POST",
+            params: &[
+                req("message", Fields(SEND_MESSAGE_FIELDS)),
+                opt("previewUrls", Array),
+            ],
+        },
+        // messaging.yaml, /api/v1/chat.update
+        Endpoint {
+            name: "chat.update",
+            method: "POST",
+            params: &[
+                req("roomId", Str),
+                req("msgId", Str),
+                req("text", Str),
+                opt("previewUrls", Array),
+                opt("customFields", Object),
+            ],
+        },
+        // messaging.yaml, /api/v1/chat.delete: `roomId` + `msgId`, or `fileId`
+        Endpoint {
+            name: "chat.delete",
+            method: "POST",
+            params: &[
+                opt("roomId", Str),
+                opt("msgId", Str),
+                opt("fileId", Str),
+                opt("asUser", Bool),
+            ],
+        },
+        // messaging.yaml, /api/v1/chat.getMessage
+        Endpoint {
+            name: "chat.getMessage",
+            method: "GET",
+            params: &[req("msgId", Str)],
+        },
+        // messaging.yaml, /api/v1/chat.syncMessages
+        Endpoint {
+            name: "chat.syncMessages",
+            method: "GET",
+            params: &[
+                req("roomId", Str),
+                opt("offset", Int),
+                opt("count", Int),
+                opt("sort", Any),
+                opt("lastUpdate", Str),
+                opt("next", Num),
+                opt("previous", Num),
+                opt("type", Str),
+            ],
+        },
+    ]
+};
+
+fn rest_spec(endpoint: &str) -> Option<&'static Endpoint> {
+    REST_SPEC.iter().find(|e| e.name == endpoint)
+}
+
+/// Whether `v` is of type `t`; a query parameter arrives as a string and must parse as `t`.
+fn has_type(v: &Value, t: ParamType, query: bool) -> bool {
+    use ParamType::*;
+    if query {
+        let Some(s) = v.as_str() else {
+            return false;
+        };
+        return match t {
+            Str | Any => true,
+            Bool => matches!(s, "true" | "false"),
+            Int => s.parse::<i64>().is_ok(),
+            Num => s.parse::<f64>().is_ok_and(f64::is_finite),
+            Object | Fields(_) => serde_json::from_str::<Value>(s).is_ok_and(|j| j.is_object()),
+            Array => serde_json::from_str::<Value>(s).is_ok_and(|j| j.is_array()),
+        };
+    }
+    match t {
+        Str => v.is_string(),
+        Bool => v.is_boolean(),
+        Int => v.is_i64() || v.is_u64(),
+        Num => v.is_number(),
+        Object | Fields(_) => v.is_object(),
+        Array => v.is_array(),
+        Any => true,
+    }
+}
+
+/// Checks `args` against the spec's `params`: no parameter it does not list, each of its type,
+/// none it requires missing. `at` names the endpoint (and the enclosing field, if any).
+fn check_params(
+    at: &str,
+    params: &[Param],
+    args: &serde_json::Map<String, Value>,
+    query: bool,
+    out: &mut Vec<String>,
+) {
+    for (k, v) in args {
+        match params.iter().find(|p| p.0 == k) {
+            None => out.push(format!("{at}: `{k}` is not a parameter the spec lists")),
+            Some(p) if !has_type(v, p.1, query) => out.push(format!(
+                "{at}: `{k}` is not of the spec's type {}: {v}",
+                p.1.name()
+            )),
+            Some(Param(_, ParamType::Fields(fields), _)) => {
+                if let Value::Object(inner) = v {
+                    check_params(&format!("{at} `{k}`"), fields, inner, query, out);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    for p in params.iter().filter(|p| p.2 && !args.contains_key(p.0)) {
+        out.push(format!("{at}: required `{}` is missing", p.0));
+    }
+}
+
+/// Everything about this request the spec does not allow; a wrong method is refused.
+fn check_request(
+    endpoint: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    body: &Bytes,
+) -> (Vec<String>, bool) {
+    let mut out = Vec::new();
+    let Some(spec) = rest_spec(endpoint) else {
+        // Unknown endpoints are reported where they are dispatched.
+        return (out, true);
+    };
+    let params = spec.params;
+    if method.as_str() != spec.method {
+        out.push(format!(
+            "{endpoint} called with {method}, not {}",
+            spec.method
+        ));
+        return (out, false);
+    }
+    let query_args: serde_json::Map<String, Value> = query
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    if *method == Method::GET {
+        if !body.is_empty() {
+            out.push(format!("{endpoint}: GET with a body"));
+        }
+        check_params(endpoint, params, &query_args, true, &mut out);
+        return (out, true);
+    }
+    let json_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/json"));
+    if !json_type {
+        out.push(format!(
+            "{endpoint}: POST body is not sent as application/json"
+        ));
+    }
+    for k in query.keys() {
+        out.push(format!(
+            "{endpoint}: query parameter `{k}` on a POST (the spec has a JSON body)"
+        ));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(args)) => check_params(endpoint, params, &args, false, &mut out),
+        Ok(other) => out.push(format!("{endpoint}: body is not a JSON object: {other}")),
+        Err(_) => out.push(format!("{endpoint}: body is not JSON")),
+    }
+    (out, true)
+}
+
 fn json_response(
     status: StatusCode,
     body: Value,
@@ -602,6 +911,15 @@ async fn api(
     let (status, body, rate_headers, delay) = {
         let mut s = inner.store.lock().expect("fake store");
         *s.calls.entry(endpoint.clone()).or_default() += 1;
+        // The request against the spec: method, parameter names, types, required ones.
+        let (problems, method_ok) = check_request(&endpoint, &method, &headers, &query, &body);
+        for p in problems {
+            s.violation(p);
+        }
+        if !method_ok {
+            let (status, body) = error(StatusCode::BAD_REQUEST, "wrong method", None);
+            return json_response(status, body, Vec::new());
+        }
         // Rate limiter: a window per endpoint, headers on every answer.
         let now = now_ms();
         let (limit, window_ms) = (s.rate_limit, s.rate_window_ms);
@@ -643,7 +961,7 @@ async fn api(
         } else {
             match authenticate(&mut s, &headers) {
                 Err(resp) => resp,
-                Ok(user) => handle(&mut s, &inner, &endpoint, &method, &query, &body, &user),
+                Ok(user) => handle(&mut s, &inner, &endpoint, &query, &body, &user),
             }
         };
         let delay = if endpoint == "chat.sendMessage" {
@@ -749,35 +1067,18 @@ fn handle(
     s: &mut Store,
     inner: &Inner,
     endpoint: &str,
-    method: &Method,
     query: &HashMap<String, String>,
     body: &Bytes,
     user: &User,
 ) -> (StatusCode, Value) {
-    let expect = |s: &mut Store, m: Method| {
-        if *method != m {
-            s.violation(format!("{endpoint} called with {method}, not {m}"));
-            false
-        } else {
-            true
-        }
-    };
     let body_json = || serde_json::from_slice::<Value>(body).ok();
     match endpoint {
-        "me" => {
-            if !expect(s, Method::GET) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
-            (
-                StatusCode::OK,
-                json!({"_id": user.id, "username": user.username, "name": user.name,
-                       "status": "online", "active": true, "roles": ["bot"], "success": true}),
-            )
-        }
+        "me" => (
+            StatusCode::OK,
+            json!({"_id": user.id, "username": user.username, "name": user.name,
+                   "status": "online", "active": true, "roles": ["bot"], "success": true}),
+        ),
         "rooms.info" | "channels.info" => {
-            if !expect(s, Method::GET) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let key = query.get("roomId").or(query.get("roomName"));
             let Some(key) = key else {
                 s.violation(format!("{endpoint} without roomId or roomName"));
@@ -815,9 +1116,6 @@ fn handle(
             }
         }
         "im.create" => {
-            if !expect(s, Method::POST) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let Some(username) = body_json().and_then(|b| {
                 b.get("username")
                     .and_then(Value::as_str)
@@ -850,9 +1148,6 @@ fn handle(
             )
         }
         "chat.sendMessage" => {
-            if !expect(s, Method::POST) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let Some(req) = body_json() else {
                 s.violation("chat.sendMessage body is not JSON");
                 return error(StatusCode::BAD_REQUEST, "invalid body", None);
@@ -949,9 +1244,6 @@ fn handle(
             )
         }
         "chat.update" => {
-            if !expect(s, Method::POST) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let req = body_json().unwrap_or(Value::Null);
             let (Some(rid), Some(mid), Some(text)) = (
                 req["roomId"].as_str(),
@@ -987,9 +1279,6 @@ fn handle(
             )
         }
         "chat.delete" => {
-            if !expect(s, Method::POST) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let req = body_json().unwrap_or(Value::Null);
             let (Some(rid), Some(mid)) = (req["roomId"].as_str(), req["msgId"].as_str()) else {
                 s.violation("chat.delete needs roomId and msgId");
@@ -1014,9 +1303,6 @@ fn handle(
             }
         }
         "chat.getMessage" => {
-            if !expect(s, Method::GET) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let Some(mid) = query.get("msgId") else {
                 s.violation("chat.getMessage without msgId");
                 return error(
@@ -1034,9 +1320,6 @@ fn handle(
             }
         }
         "chat.syncMessages" => {
-            if !expect(s, Method::GET) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let Some(rid) = query.get("roomId") else {
                 s.violation("chat.syncMessages without roomId");
                 return error(
@@ -1096,9 +1379,6 @@ fn handle(
             )
         }
         "channels.history" => {
-            if !expect(s, Method::GET) {
-                return error(StatusCode::BAD_REQUEST, "wrong method", None);
-            }
             let Some(rid) = query.get("roomId") else {
                 s.violation("channels.history without roomId");
                 return error(
