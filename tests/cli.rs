@@ -203,22 +203,29 @@ fn docker_compose_parses_and_its_environment_is_accepted() {
     }
 }
 
+/// `flare console` on a database in `dir`, with piped stdin and stdout.
+fn spawn_console(dir: &tempfile::TempDir) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_flare"))
+        .arg("console")
+        .env_remove("FLARE_CONFIG")
+        .env(
+            "FLARE__DATABASE__URL",
+            format!("sqlite://{}/flare.db", dir.path().display()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("flare runs")
+}
+
 /// `flare console` with its input still open (a terminal, or a pipe nobody closes) stops
 /// promptly on SIGINT (Ctrl-C) and on SIGTERM, after what it printed so far.
 #[test]
 fn console_with_open_input_stops_on_ctrl_c_and_sigterm() {
     for signal in ["-INT", "-TERM"] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}/flare.db", dir.path().display());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flare"))
-            .arg("console")
-            .env_remove("FLARE_CONFIG")
-            .env("FLARE__DATABASE__URL", &url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("flare runs");
+        let mut child = spawn_console(&dir);
         let mut input = child.stdin.take().expect("stdin");
         input
             .write_all(b"!inc open Checkout down sev1\n")
@@ -268,16 +275,7 @@ fn console_with_open_input_stops_on_ctrl_c_and_sigterm() {
 #[test]
 fn console_reads_invalid_utf8_lossily_and_carries_on() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}/flare.db", dir.path().display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flare"))
-        .arg("console")
-        .env_remove("FLARE_CONFIG")
-        .env("FLARE__DATABASE__URL", &url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("flare runs");
+    let mut child = spawn_console(&dir);
     let mut input = child.stdin.take().expect("stdin");
     input
         .write_all(b"!inc open Caf\xe9 down sev2\r\n!inc open Checkout down sev1\n!inc open Latin \xff\xfe again sev3\n")
