@@ -7,11 +7,7 @@
 
 use std::borrow::Cow;
 
-/// Bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder
-/// the text around them, so they are dropped.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
+use crate::domain::text::is_bidi_control;
 
 fn needs_work(c: char) -> bool {
     (c.is_control() && c != '\n' && c != '\t') || is_bidi_control(c)
@@ -45,21 +41,6 @@ pub fn neutralise_controls(text: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
-}
-
-/// True when `text` shows nothing once controls, bidi marks and invisible format
-/// characters (zero-width spaces and joiners, BOM, soft hyphen) are set aside: an empty
-/// title in all but bytes.
-pub fn is_blank(text: &str) -> bool {
-    text.chars().all(|c| {
-        c.is_whitespace()
-            || c.is_control()
-            || is_bidi_control(c)
-            || matches!(
-                c,
-                '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}' | '\u{034F}' | '\u{180E}'
-            )
-    })
 }
 
 #[cfg(test)]
@@ -106,22 +87,5 @@ mod tests {
         }
         // Marks that do not reorder anything stay.
         assert_eq!(neutralise_controls("a\u{200E}b"), "a\u{200E}b");
-    }
-
-    #[test]
-    fn blank_titles() {
-        for t in [
-            "",
-            "   ",
-            "\u{200B}\u{200B}",
-            "\u{202E}\u{2066}",
-            "\x1b\x07 \t",
-            "\u{FEFF}\u{00AD}",
-        ] {
-            assert!(is_blank(t), "{t:?}");
-        }
-        for t in ["a", " x ", "\u{200B}db", "🔥"] {
-            assert!(!is_blank(t), "{t:?}");
-        }
     }
 }

@@ -332,6 +332,12 @@ fn build(spec: &Spec, c: &Captures<'_>) -> Parsed {
     let cmd = match spec.name {
         "open" => {
             let title = text("title").unwrap_or_default();
+            if super::text::is_blank(&title) {
+                return usage(
+                    spec,
+                    "The title is empty once invisible characters are removed",
+                );
+            }
             if title.chars().count() > MAX_TITLE_CHARS {
                 return usage(
                     spec,
@@ -489,6 +495,16 @@ mod tests {
             }
         );
         assert!(usage_of("!inc open").contains("Usage: !incident open <title> [sev1-4]"));
+        for blank in [
+            "!inc open \u{200B}\u{200B}",
+            "!inc open \u{202E}\u{2066} sev1",
+            "!inc open \u{FEFF}",
+        ] {
+            assert!(
+                usage_of(blank).contains("empty once invisible characters are removed"),
+                "{blank:?}"
+            );
+        }
         let long = format!("!inc open {}", "x".repeat(201));
         assert!(usage_of(&long).contains("200 characters"));
     }

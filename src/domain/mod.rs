@@ -13,5 +13,6 @@ pub mod people;
 pub mod platform;
 pub mod reminder;
 pub mod sla;
+pub mod text;
 pub mod timeline;
 pub mod timer;
