@@ -23,6 +23,7 @@ use serde::Deserialize;
 
 use crate::domain::platform::{ChannelRole, PlatformKind};
 use env::apply_env_override;
+pub use paging::warnings;
 pub use problem::{ConfigError, Problem, parse_duration, redact_url, secret};
 pub use resolve::Settings;
 pub use sections::{
@@ -83,6 +84,34 @@ pub fn parse(
     text: &str,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Loaded, ConfigError> {
+    parse_with_warnings(text, env).0
+}
+
+/// [`load`], and the configuration's [`warnings`] (listed even when it has problems).
+pub fn load_with_warnings(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> (Result<Loaded, ConfigError>, Vec<Problem>) {
+    let text = match path {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => t,
+            Err(source) => {
+                let e = ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                };
+                return (Err(e), Vec::new());
+            }
+        },
+        None => String::new(),
+    };
+    parse_with_warnings(&text, env)
+}
+
+fn parse_with_warnings(
+    text: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> (Result<Loaded, ConfigError>, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut root: toml::Value = match toml::from_str::<toml::Table>(text) {
         Ok(t) => toml::Value::Table(t),
@@ -91,10 +120,11 @@ pub fn parse(
                 .span()
                 .map(|s| format!("line {}", text[..s.start].lines().count().max(1)))
                 .unwrap_or_else(|| "file".into());
-            return Err(ConfigError::Invalid(vec![Problem {
+            let e = ConfigError::Invalid(vec![Problem {
                 key,
                 reason: e.message().to_string(),
-            }]));
+            }]);
+            return (Err(e), Vec::new());
         }
     };
     let mut env: Vec<(String, String)> = env
@@ -105,33 +135,112 @@ pub fn parse(
     for (k, v) in env {
         apply_env_override(&mut root, &k, &v, &mut problems);
     }
-    let mut unknown = Vec::new();
-    let mut track = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
-    let de = serde_ignored::Deserializer::new(root, &mut track);
-    let config: Result<Config, _> = serde_path_to_error::deserialize(de);
-    for key in unknown {
-        problems.push(Problem {
-            key,
-            reason: "unknown key".into(),
-        });
-    }
-    let config = match config {
-        Ok(c) => c,
-        Err(e) => {
-            problems.push(Problem {
-                key: e.path().to_string(),
-                reason: e.inner().to_string(),
-            });
-            return Err(ConfigError::Invalid(problems));
-        }
+    let (config, type_errors) = deserialize_all(root, &mut problems);
+    let Some(config) = config else {
+        problems.extend(type_errors);
+        return (Err(ConfigError::Invalid(problems)), Vec::new());
     };
-    match Settings::from_config(&config) {
-        Ok(settings) if problems.is_empty() => Ok(Loaded { config, settings }),
-        Ok(_) => Err(ConfigError::Invalid(problems)),
+    let warnings = paging::warnings(&config);
+    let settings = Settings::from_config(&config);
+    // What is left once the keys with type errors were taken out is checked too; a problem
+    // of a key taken out (now missing) is the type error, listed already.
+    let taken_out = |key: &str| {
+        type_errors
+            .iter()
+            .any(|t| key == t.key || key.starts_with(&format!("{}.", t.key)))
+    };
+    let loaded = match settings {
+        Ok(settings) if problems.is_empty() && type_errors.is_empty() => {
+            Ok(Loaded { config, settings })
+        }
+        Ok(_) => {
+            problems.extend(type_errors);
+            Err(ConfigError::Invalid(problems))
+        }
         Err(p) => {
+            let p: Vec<Problem> = p.into_iter().filter(|p| !taken_out(&p.key)).collect();
+            problems.extend(type_errors);
             problems.extend(p);
             Err(ConfigError::Invalid(problems))
         }
+    };
+    (loaded, warnings)
+}
+
+/// At most this many type errors are listed (each costs one more pass over the file).
+const MAX_TYPE_ERRORS: usize = 100;
+
+/// Deserializes `root`, listing every unknown key in `problems` and returning every type
+/// error. serde stops at the first type error, so each one's key is taken out (its default
+/// applies) and the rest is read again, until it reads or nothing more can be taken out.
+fn deserialize_all(
+    mut root: toml::Value,
+    problems: &mut Vec<Problem>,
+) -> (Option<Config>, Vec<Problem>) {
+    let mut unknown: Vec<String> = Vec::new();
+    let mut type_errors = Vec::new();
+    let mut config = None;
+    for _ in 0..MAX_TYPE_ERRORS {
+        let mut seen = Vec::new();
+        let mut track = |path: serde_ignored::Path<'_>| seen.push(path.to_string());
+        let de = serde_ignored::Deserializer::new(root.clone(), &mut track);
+        let read: Result<Config, _> = serde_path_to_error::deserialize(de);
+        for key in seen {
+            if !unknown.contains(&key) {
+                unknown.push(key);
+            }
+        }
+        match read {
+            Ok(c) => {
+                config = Some(c);
+                break;
+            }
+            Err(e) => {
+                // toml adds "in `key`" on a line of its own: the key is said already.
+                let reason = e.inner().to_string();
+                type_errors.push(Problem {
+                    key: e.path().to_string(),
+                    reason: reason.lines().next().unwrap_or_default().to_string(),
+                });
+                if !take_out(&mut root, e.path()) {
+                    break;
+                }
+            }
+        }
+    }
+    problems.extend(unknown.into_iter().map(|key| Problem {
+        key,
+        reason: "unknown key".into(),
+    }));
+    (config, type_errors)
+}
+
+/// Removes the innermost table key on `path` (an array with a bad element goes whole, so
+/// the indices of later errors stay right). False when there is none.
+fn take_out(root: &mut toml::Value, path: &serde_path_to_error::Path) -> bool {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some(last) = segments
+        .iter()
+        .rposition(|s| matches!(s, Segment::Map { .. }))
+    else {
+        return false;
+    };
+    let mut v = root;
+    for s in &segments[..last] {
+        let next = match (s, v) {
+            (Segment::Map { key }, toml::Value::Table(t)) => t.get_mut(key.as_str()),
+            (Segment::Seq { index }, toml::Value::Array(a)) => a.get_mut(*index),
+            _ => None,
+        };
+        match next {
+            Some(n) => v = n,
+            None => return false,
+        }
+    }
+    match (segments[last], v) {
+        (Segment::Map { key }, toml::Value::Table(t)) => t.remove(key.as_str()).is_some(),
+        _ => false,
     }
 }
 
@@ -234,6 +343,42 @@ mod tests {
             .unwrap_err();
         let p = &err.problems()[0];
         assert_eq!(p.key, "sla.ack_on_first_reply");
+    }
+
+    #[test]
+    fn every_type_error_is_listed_with_its_key() {
+        let err = Config::from_str_with_env(
+            "[sla]\nack_on_first_reply = \"yes\"\nbusiness_ack = 15\n\
+             [database]\nmax_connections = \"many\"\n\
+             [calendar]\nbusiness_days = [\"mon\", 2]\n\
+             [[people]]\nname = \"alice\"\nslack = 7\n\
+             [mirror]\nnope = 1\n",
+            env(&[("FLARE__DELIVERY__MAX_ATTEMPTS", "lots")]),
+        )
+        .unwrap_err();
+        let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+        for key in [
+            "sla.ack_on_first_reply",
+            "sla.business_ack",
+            "database.max_connections",
+            "calendar.business_days[1]",
+            "people[0].slack",
+            "delivery.max_attempts",
+            "mirror.nope",
+        ] {
+            assert!(keys.contains(&key.to_string()), "{key} missing in {keys:?}");
+        }
+        // Each once, and the messages are serde's own.
+        assert_eq!(keys.len(), 7, "{keys:?}");
+        let p = err.problems();
+        let bool_error = p
+            .iter()
+            .find(|p| p.key == "sla.ack_on_first_reply")
+            .expect("listed");
+        assert!(
+            bool_error.reason.contains("expected a boolean"),
+            "{bool_error}"
+        );
     }
 
     #[test]

@@ -25,6 +25,40 @@ fn zone(s: &str) -> Result<Tz, String> {
         .map_err(|_| format!("`{s}` is not an IANA time zone (like America/New_York)"))
 }
 
+/// The names a `platform/channel` may start with: every configured adapter, and the console.
+fn platform_names(c: &Config) -> Vec<&str> {
+    let mut names = vec!["console"];
+    names.extend(c.irc.iter().map(|a| a.name.as_str()));
+    names.extend(c.slack.iter().map(|a| a.name.as_str()));
+    names.extend(c.rocketchat.iter().map(|a| a.name.as_str()));
+    names
+}
+
+/// What is valid but will not work as written: escalation steps by a transport Flare does
+/// not have yet (e-mail, webhook), which are only recorded in the timeline as pending.
+/// `flare check-config` lists them as warnings, each with its key.
+pub fn warnings(c: &Config) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for (i, e) in c.escalation.iter().enumerate() {
+        for (j, s) in e.step.iter().enumerate() {
+            let what = match Via::parse(&s.via) {
+                Some(Via::Email) => "e-mail",
+                Some(Via::Webhook) => "webhooks",
+                _ => continue,
+            };
+            warnings.push(Problem {
+                key: format!("escalation[{i}].step[{j}].via"),
+                reason: format!(
+                    "`{}` steps cannot be sent: Flare has no {what} transport yet, so the step \
+                     is only recorded in the timeline (use via = \"chat\" to page someone)",
+                    s.via
+                ),
+            });
+        }
+    }
+    warnings
+}
+
 impl Paging {
     pub fn from_config(c: &Config) -> Result<Paging, Vec<Problem>> {
         let mut problems = Vec::new();
@@ -32,10 +66,19 @@ impl Paging {
         let people = Directory::from_config(&c.people);
         let person = |name: &str| people.find(name).map(|p| p.name.clone());
         let default_zone = zone(&c.calendar.zone).unwrap_or(chrono_tz::America::New_York);
+        let platforms = platform_names(c);
         let places = |key: &str, list: &[String], problem: &mut dyn FnMut(String, String)| {
             let mut out = Vec::new();
             for (j, s) in list.iter().enumerate() {
                 match parse_place(s) {
+                    Some(p) if !platforms.contains(&p.0.as_str()) => problem(
+                        format!("{key}[{j}]"),
+                        format!(
+                            "`{}` is not a configured platform (these are: {})",
+                            p.0,
+                            platforms.join(", ")
+                        ),
+                    ),
                     Some(p) => out.push(p),
                     None => problem(
                         format!("{key}[{j}]"),

@@ -89,16 +89,24 @@ fn reminders(c: &Config, policy: SlaPolicy, problems: &mut Vec<Problem>) -> Vec<
 }
 
 fn check_database(c: &Config, problems: &mut Vec<Problem>) {
-    if c.database.url_file.is_none()
-        && !(c.database.url.starts_with("sqlite:")
-            || c.database.url.starts_with("postgres://")
-            || c.database.url.starts_with("postgresql://"))
+    // A URL file is read now, so that a missing one is reported here rather than at start.
+    let (key, url) = match &c.database.url_file {
+        None => ("database.url", Some(c.database.url.clone())),
+        Some(_) => (
+            "database.url_file",
+            super::secret("database.url", &None, &c.database.url_file, problems),
+        ),
+    };
+    if let Some(url) = url
+        && !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
     {
         problems.push(Problem {
-            key: "database.url".into(),
+            key: key.into(),
             reason: format!(
                 "`{}` is neither a sqlite:// nor a postgres:// URL",
-                redact_url(&c.database.url)
+                redact_url(&url)
             ),
         });
     }
