@@ -4,6 +4,7 @@
 //! The engine works inside a [`Tx`]: everything one inbound event changes (incident, timeline,
 //! outbox rows, timers) commits or rolls back together.
 
+mod dead_letter;
 mod decode;
 mod dialect;
 mod migrations;
@@ -22,12 +23,17 @@ use chrono::{DateTime, Utc};
 use crate::domain::incident::{Incident, Severity, TimelineEvent};
 use crate::domain::platform::Style;
 
+pub use dead_letter::{DeadLetter, DeadLetterRow};
+
+// The sqlx error is printed in the message and deliberately not a `source`: sqlx's own
+// messages already include their cause (`error communicating with database: {io error}`), so
+// a `{:#}` chain would print each cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     #[error("the incident changed concurrently; try again")]
     Conflict,
     #[error("stored data is invalid: {0}")]
@@ -35,6 +41,70 @@ pub enum StoreError {
     #[error("{0}")]
     Config(String),
 }
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Db(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
+}
+
+impl StoreError {
+    /// Whether trying the same work again may succeed: the connection, the pool, I/O, a
+    /// serialization failure, a deadlock, a busy or locked database, a concurrent change.
+    /// Not for errors in the data itself (PostgreSQL SQLSTATE classes 22, 23, 42; SQLite
+    /// constraint, datatype, range or size errors), nor for corrupt rows or configuration:
+    /// those fail the same way every time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Conflict => true,
+            StoreError::Db(e) => retryable_sqlx(e),
+            StoreError::Migrate(_) | StoreError::Corrupt(_) | StoreError::Config(_) => false,
+        }
+    }
+}
+
+fn retryable_sqlx(e: &sqlx::Error) -> bool {
+    use sqlx::Error as E;
+    match e {
+        E::Io(_) | E::Tls(_) | E::Protocol(_) | E::PoolTimedOut | E::WorkerCrashed => true,
+        E::Database(db) => retryable_code(db.code().as_deref(), db.message()),
+        _ => false,
+    }
+}
+
+/// `code` is PostgreSQL's SQLSTATE (always five characters) or SQLite's extended result
+/// code (a number below 10,000).
+fn retryable_code(code: Option<&str>, message: &str) -> bool {
+    match code {
+        Some(c) if c.len() == 5 => pg_retryable(c),
+        // The primary result code is the low byte of an extended one.
+        Some(c) => c.parse::<i64>().is_ok_and(|n| {
+            matches!(
+                n & 0xff,
+                SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_PROTOCOL
+            )
+        }),
+        None => message.contains("database is locked"),
+    }
+}
+
+/// PostgreSQL: by SQLSTATE class. 08 connection exception, 40 transaction rollback
+/// (serialization failure, deadlock), 53 insufficient resources, 57 operator intervention
+/// (server shutting down), 58 system error (I/O); 55P03 lock not available.
+fn pg_retryable(sqlstate: &str) -> bool {
+    matches!(sqlstate.get(..2), Some("08" | "40" | "53" | "57" | "58")) || sqlstate == "55P03"
+}
+
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_PROTOCOL: i64 = 15;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -390,10 +460,31 @@ pub trait Store: Send + Sync + 'static {
     async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
     /// Pending timers due by `now` (at start: the ones that fell due while Flare was down).
     async fn overdue_timers(&self, now: DateTime<Utc>) -> Result<i64>;
+    /// Keeps an event that could not be recorded, with `reply` (telling its sender) queued
+    /// in the same transaction.
+    async fn add_dead_letter(&self, d: &DeadLetter, reply: Option<&NewDelivery>) -> Result<()>;
+    /// Every dead letter, oldest first.
+    async fn dead_letters(&self) -> Result<Vec<DeadLetterRow>>;
+    /// Closes the connections; on SQLite first copies the WAL into the database file.
     async fn close(&self);
 }
 
 pub type SharedStore = Arc<dyn Store>;
+
+/// Writes a consistent copy of the database at `url` into the new file `dest`, while Flare
+/// may be running (SQLite's `VACUUM INTO`). Refuses to overwrite a file. PostgreSQL has its
+/// own tools (pg_dump), so this is an error there.
+pub async fn backup(url: &str, dest: &std::path::Path) -> Result<()> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Config(
+            "flare backup copies SQLite databases only; back up PostgreSQL with pg_dump \
+             (e.g. `pg_dump --format=custom --file=flare.dump <database>`, restored with \
+             pg_restore)"
+                .into(),
+        ));
+    }
+    sqlite::backup(url, dest).await
+}
 
 /// Opens the database named by `url` (creating a SQLite file and its directory when missing)
 /// and applies the migrations. `max_connections` sizes the PostgreSQL pool; SQLite always has
@@ -408,5 +499,66 @@ pub async fn open(url: &str, max_connections: u32) -> Result<SharedStore> {
             "database URL must start with sqlite: or postgres:// (got `{}`)",
             crate::config::redact_url(url)
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_data_errors_are_not_retried_and_transient_ones_are() {
+        // Class 22 data exception (22021: the NUL byte), 23 integrity constraint, 42 syntax
+        // or access rule.
+        for code in [
+            "22021", "22P05", "22001", "23505", "23503", "23502", "23514", "42703", "42P01",
+            "42501",
+        ] {
+            assert!(!retryable_code(Some(code), ""), "{code}");
+        }
+        // 40001 serialization failure, 40P01 deadlock, 08xxx connection, 53300 too many
+        // connections, 57P01 admin shutdown, 58030 I/O error, 55P03 lock not available.
+        for code in [
+            "40001", "40P01", "08006", "08001", "53300", "57P01", "58030", "55P03",
+        ] {
+            assert!(retryable_code(Some(code), ""), "{code}");
+        }
+    }
+
+    #[test]
+    fn sqlite_data_errors_are_not_retried_and_busy_ones_are() {
+        // CONSTRAINT and its extended codes (UNIQUE 2067, FOREIGN KEY 787, NOT NULL 1299,
+        // TRIGGER 1811), MISMATCH, TOOBIG, RANGE, the generic ERROR.
+        for code in ["19", "2067", "787", "1299", "1811", "20", "18", "25", "1"] {
+            assert!(!retryable_code(Some(code), ""), "{code}");
+        }
+        // BUSY, BUSY_SNAPSHOT, LOCKED, LOCKED_SHAREDCACHE, IOERR, IOERR_SHORT_READ, PROTOCOL.
+        for code in ["5", "517", "6", "262", "10", "522", "15"] {
+            assert!(retryable_code(Some(code), ""), "{code}");
+        }
+        assert!(retryable_code(None, "database is locked"));
+        assert!(!retryable_code(None, "something else"));
+    }
+
+    #[test]
+    fn store_errors_by_kind() {
+        assert!(StoreError::Conflict.is_retryable());
+        assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_retryable());
+        assert!(StoreError::Db(sqlx::Error::WorkerCrashed).is_retryable());
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        assert!(StoreError::Db(sqlx::Error::Io(io)).is_retryable());
+        assert!(!StoreError::Db(sqlx::Error::RowNotFound).is_retryable());
+        assert!(!StoreError::Db(sqlx::Error::PoolClosed).is_retryable());
+        assert!(!StoreError::Corrupt("x".into()).is_retryable());
+        assert!(!StoreError::Config("x".into()).is_retryable());
+    }
+
+    /// Each cause once: `{:#}` (anyhow's chain) does not repeat the sqlx error.
+    #[test]
+    fn a_database_error_prints_its_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = anyhow::Error::new(StoreError::from(sqlx::Error::Io(io))).context("cannot open");
+        let text = format!("{e:#}");
+        assert_eq!(text.matches("Connection refused").count(), 1, "{text}");
     }
 }

@@ -143,7 +143,28 @@ impl<D: Dialect> Store for SqlStore<D> {
         one(&rows)?.int("n")
     }
 
+    async fn add_dead_letter(&self, d: &DeadLetter, reply: Option<&NewDelivery>) -> Result<()> {
+        self.insert_dead_letter(d, reply).await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetterRow>> {
+        self.read_dead_letters().await
+    }
+
     async fn close(&self) {
+        // SQLite: everything into the database file and the WAL cut to nothing, so that the
+        // file alone is a complete copy once Flare has stopped.
+        if D::BACKEND == Backend::Sqlite {
+            let done = match self.pool.acquire().await {
+                Ok(mut conn) => {
+                    D::execute(&mut *conn, "PRAGMA wal_checkpoint(TRUNCATE)", &[]).await
+                }
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "could not checkpoint the WAL at shutdown; the data is safe in flare.db-wal");
+            }
+        }
         self.pool.close().await;
     }
 }

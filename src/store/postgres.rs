@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnection, PgPoolOptions, PgRow};
+use std::str::FromStr;
+
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 
 use super::decode::Columns;
 use super::dialect::{Deferred, Dialect};
@@ -80,12 +83,29 @@ impl Dialect for Postgres {
     }
 }
 
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Connects a pool of up to `max_connections` and applies the migrations.
 pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgStore> {
+    let options = PgConnectOptions::from_str(url)?;
+    // One direct connection first: the pool would retry until its timeout and report only
+    // "pool timed out", where this names the real cause (connection refused, no such host,
+    // password authentication failed).
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Ok(conn) => conn?.close().await?,
+        Err(_) => {
+            return Err(StoreError::Config(format!(
+                "no answer from {}:{} within {} s",
+                options.get_host(),
+                options.get_port(),
+                CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+    }
     let pool = PgPoolOptions::new()
         .max_connections(max_connections.max(1))
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect_with(options)
         .await?;
     migrator(&[
         (
@@ -102,6 +122,11 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgStore> 
             3,
             "outbox partial indexes",
             include_str!("../../migrations/postgres/0003_outbox_partial_indexes.sql"),
+        ),
+        (
+            4,
+            "dead letters",
+            include_str!("../../migrations/postgres/0004_dead_letters.sql"),
         ),
     ])
     .run(&pool)

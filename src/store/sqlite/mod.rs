@@ -126,6 +126,11 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
             "outbox partial indexes",
             include_str!("../../../migrations/sqlite/0003_outbox_partial_indexes.sql"),
         ),
+        (
+            4,
+            "dead letters",
+            include_str!("../../../migrations/sqlite/0004_dead_letters.sql"),
+        ),
     ])
     .run(&pool)
     .await?;
@@ -139,4 +144,39 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
         activity.clone(),
     ));
     Ok(SqlStore { pool, activity })
+}
+
+/// Copies the database at `url` into the new file `dest`: `VACUUM INTO` reads one snapshot,
+/// so the copy is consistent while Flare goes on writing.
+pub(crate) async fn backup(url: &str, dest: &std::path::Path) -> Result<()> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(false)
+        .busy_timeout(Duration::from_secs(10));
+    let source = options.get_filename();
+    if !source.exists() {
+        return Err(StoreError::Config(format!(
+            "there is no database at {}",
+            source.display()
+        )));
+    }
+    if dest.exists() {
+        return Err(StoreError::Config(format!(
+            "{} exists already; flare backup never overwrites a file",
+            dest.display()
+        )));
+    }
+    let Some(dest_text) = dest.to_str() else {
+        return Err(StoreError::Config(format!(
+            "{} is not a UTF-8 path",
+            dest.display()
+        )));
+    };
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options).await?;
+    let copied = sqlx::query("VACUUM INTO $1")
+        .bind(dest_text)
+        .execute(&mut conn)
+        .await;
+    let _ = sqlx::Connection::close(conn).await;
+    copied?;
+    Ok(())
 }
