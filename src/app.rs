@@ -16,7 +16,7 @@ use crate::delivery::{RetryPolicy, Stats, Wake, Worker};
 use crate::engine::{Engine, EngineError, Settings};
 use crate::retry::{Backoff, Policy};
 use crate::scheduler::Scheduler;
-use crate::store::{self, SharedStore, StoreError};
+use crate::store::{self, SharedStore};
 
 /// A running Flare.
 pub struct Running {
@@ -297,12 +297,13 @@ async fn handle_one(engine: &Engine, ev: &Inbound) -> Handled {
                 tracing::debug!(platform = %ev.platform, channel = %ev.channel, decision = ?outcome.decision, deliveries = outcome.deliveries, "handled");
                 return Handled::Done;
             }
-            Err(EngineError::Store(StoreError::Db(e))) if attempt < 20 => {
+            Err(EngineError::Store(e)) if e.is_retryable() && attempt < 20 => {
                 tracing::warn!(error = %e, attempt, "database error; retrying the event");
                 tokio::time::sleep(backoff.next_delay()).await;
             }
             Err(e) => {
-                tracing::error!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, error = %e, "event not handled");
+                tracing::error!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, error = %e, "event not handled; kept as a dead letter");
+                engine.dead_letter(ev, &e).await;
                 return Handled::Done;
             }
         }

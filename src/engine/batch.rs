@@ -27,6 +27,15 @@ impl Engine {
     /// batch are not handled and are `UnknownThread` too, so the caller can retry them later
     /// in their order. On an error nothing of the batch is recorded.
     pub async fn handle_batch(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
+        // The one place inbound events enter: from here on every field is storable.
+        if evs.iter().any(super::storable::needs_care) {
+            let clean: Vec<Inbound> = evs.iter().map(super::storable::storable).collect();
+            return self.handle_storable(&clean).await;
+        }
+        self.handle_storable(evs).await
+    }
+
+    async fn handle_storable(&self, evs: &[Inbound]) -> Result<Vec<Outcome>, EngineError> {
         let mut attempt = 0;
         loop {
             // A first attempt may go on what `Known` says of an incident; a conflict means

@@ -18,9 +18,11 @@
 mod batch;
 mod change;
 mod commands;
+mod dead_letter;
 mod known;
 mod mirror;
 pub mod render;
+mod storable;
 pub mod timers;
 mod tx_buffer;
 
