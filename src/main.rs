@@ -57,6 +57,17 @@ enum Cmd {
     Migrate,
     /// List every pending timer with its due time.
     Timers,
+    /// List the events Flare could not record (dead letters), with their errors.
+    DeadLetters {
+        /// Print exactly one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a consistent copy of the SQLite database to a new file, while Flare runs.
+    Backup {
+        /// The copy to create (never overwritten).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -141,6 +152,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let loaded = load_config(path.as_deref())?;
             timers(&loaded).await
         }
+        Some(Cmd::DeadLetters { json }) => {
+            let config = load_config(path.as_deref())?.config;
+            dead_letters(&config, json).await
+        }
+        Some(Cmd::Backup { file }) => {
+            let config = load_config(path.as_deref())?.config;
+            let url = config.database_url()?;
+            flare::store::backup(&url, &file).await?;
+            println!(
+                "copied {} to {}",
+                flare::config::redact_url(&url),
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Cmd::Run) => {
             let loaded = load_config(path.as_deref())?;
             run(loaded).await
@@ -153,7 +179,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn check_config(path: Option<&Path>) -> ExitCode {
-    match flare::config::load(path, std::env::vars()) {
+    let (loaded, warnings) = flare::config::load_with_warnings(path, std::env::vars());
+    // Valid, but will not work as written: listed, and not a failure.
+    for w in warnings {
+        println!("warning: {w}");
+    }
+    match loaded {
         Ok(_) => {
             println!(
                 "{}: ok",
@@ -219,6 +250,70 @@ async fn timers(loaded: &Loaded) -> Result<ExitCode> {
         );
     }
     store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn dead_letters(config: &flare::config::Config, json: bool) -> Result<ExitCode> {
+    let url = config.database_url()?;
+    let store = flare::store::open(&url, 1).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            flare::config::redact_url(&url)
+        )
+    })?;
+    let letters = store.dead_letters().await;
+    store.close().await;
+    let letters = letters?;
+    let time = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if json {
+        let rows: Vec<serde_json::Value> = letters
+            .iter()
+            .map(|r| {
+                let l = &r.letter;
+                serde_json::json!({
+                    "id": r.id,
+                    "platform": l.platform,
+                    "channel": l.channel,
+                    "thread": l.thread,
+                    "message_id": l.message_id,
+                    "author": l.author,
+                    "text": l.text,
+                    "sent_at": time(l.sent_at),
+                    "error": l.error,
+                    "failed_at": time(l.failed_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if letters.is_empty() {
+        println!("no dead letters");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // People's text may hold terminal escapes: shown as visible symbols.
+    let safe = |s: &str| flare::chat::text::neutralise_controls(s).replace('\n', " ⏎ ");
+    println!(
+        "{:>5}  {:<20}  {:<24}  {:<16}  {:<16}  TEXT / ERROR",
+        "ID", "FAILED AT", "WHERE", "MESSAGE", "AUTHOR"
+    );
+    for r in &letters {
+        let l = &r.letter;
+        let place = match &l.thread {
+            Some(t) => format!("{}/{} ({t})", l.platform, l.channel),
+            None => format!("{}/{}", l.platform, l.channel),
+        };
+        println!(
+            "{:>5}  {:<20}  {:<24}  {:<16}  {:<16}  {}",
+            r.id,
+            time(l.failed_at),
+            safe(&place),
+            safe(&l.message_id),
+            safe(&l.author),
+            safe(&l.text)
+        );
+        println!("{:>5}  {:<20}  error: {}", "", "", safe(&l.error));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

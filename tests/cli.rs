@@ -135,6 +135,10 @@ fn an_unreachable_database_gives_a_clear_error_and_a_failure_exit() {
         "{err}"
     );
     assert!(!err.contains("secret"), "password leaked: {err}");
+    // The real cause, once: which address refused, not the pool's timeout.
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
+    assert_eq!(err.matches("127.0.0.1:1").count(), 1, "{err}");
+    assert!(!err.contains("pool timed out"), "{err}");
 }
 
 #[test]
@@ -165,7 +169,16 @@ fn version_and_help() {
     let o = flare(&["--version"], &[], None);
     assert!(stdout(&o).starts_with("flare "), "{o:?}");
     let o = flare(&["--help"], &[], None);
-    for sub in ["run", "console", "sla", "check-config", "migrate", "timers"] {
+    for sub in [
+        "run",
+        "console",
+        "sla",
+        "check-config",
+        "migrate",
+        "timers",
+        "dead-letters",
+        "backup",
+    ] {
         assert!(stdout(&o).contains(sub), "{sub}");
     }
 }
@@ -346,11 +359,281 @@ fn console_output_carries_no_terminal_control_characters() {
     assert!(o.status.success(), "{o:?}");
     let out = stdout(&o);
     assert!(out.contains("Checkout ␛]0;pwned␇ down 1ves"), "{out}");
-    assert!(out.contains("looking␛[2J \u{FFFD}1m now"), "{out}");
+    // NUL was made storable (U+FFFD) when it came in; the C1 control shows as U+FFFD.
+    assert!(out.contains("looking␛[2J \u{FFFD}\u{FFFD}1m now"), "{out}");
     let controls: Vec<char> = out
         .chars()
         .filter(|c| c.is_control() && *c != '\n')
         .collect();
     assert!(controls.is_empty(), "{controls:?} in {out}");
     assert!(!out.contains('\u{202E}'), "{out}");
+}
+
+/// Runs `check-config` on `toml`; its exit status and output.
+fn check_config_of(toml: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("flare.toml");
+    std::fs::write(&path, toml).expect("write");
+    let o = flare(&["check-config", path.to_str().expect("path")], &[], None);
+    (o.status.success(), stdout(&o))
+}
+
+#[test]
+fn check_config_reports_a_missing_database_url_file() {
+    let (ok, out) = check_config_of("[database]\nurl_file = \"/nonexistent/flare/db-url\"\n");
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("database.url_file: cannot read /nonexistent/flare/db-url"),
+        "{out}"
+    );
+    // A file that holds no database URL is named too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("url");
+    std::fs::write(&f, "mysql://x\n").expect("write");
+    let (ok, out) = check_config_of(&format!("[database]\nurl_file = \"{}\"\n", f.display()));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("database.url_file: `mysql://x` is neither"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_config_reports_channels_on_unknown_platforms() {
+    let (ok, out) = check_config_of(
+        "[[announcement]]\ncron = \"0 9 * * Mon\"\ntext = \"standup\"\n\
+         channels = [\"console/#ops\", \"nowhere/#x\"]\n\
+         [[people]]\nname = \"bob\"\n\
+         [[rotation]]\nname = \"primary\"\nparticipants = [\"bob\"]\nannounce = [\"slack/C1\"]\n",
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("announcement[0].channels[1]: `nowhere` is not a configured platform"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rotation[0].announce[0]: `slack` is not a configured platform"),
+        "{out}"
+    );
+    assert!(!out.contains("channels[0]"), "{out}");
+}
+
+const EMAIL_AND_WEBHOOK: &str = "[[people]]\nname = \"bob\"\nconsole = \"bob\"\n\
+    [[escalation]]\nseverities = [\"SEV1\"]\n\
+    [[escalation.step]]\nafter = \"0m\"\nnotify = [\"bob\"]\n\
+    [[escalation.step]]\nafter = \"5m\"\nnotify = [\"bob\"]\nvia = \"email\"\n\
+    [[escalation.step]]\nafter = \"10m\"\nvia = \"webhook\"\nurl = \"https://hooks.example/x\"\n";
+
+#[test]
+fn check_config_warns_of_email_and_webhook_steps_it_cannot_send() {
+    let (ok, out) = check_config_of(EMAIL_AND_WEBHOOK);
+    // Valid (the steps are recorded as pending), but flagged with their keys.
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning: escalation[0].step[1].via: `email` steps cannot be sent"),
+        "{out}"
+    );
+    assert!(
+        out.contains("warning: escalation[0].step[2].via: `webhook` steps cannot be sent"),
+        "{out}"
+    );
+    assert!(!out.contains("step[0]"), "{out}");
+}
+
+#[test]
+fn check_config_lists_every_problem_of_a_file_at_once() {
+    let (ok, out) = check_config_of(&format!(
+        "[database]\nurl_file = \"/nonexistent/db-url\"\nmax_connections = \"ten\"\n\
+         [sla]\nack_on_first_reply = \"yes\"\nbusiness_ack = \"soon\"\n\
+         [calendar]\nbusiness_days = [\"mon\", 3]\nzone = \"Mars/Base\"\n\
+         [[announcement]]\ncron = \"0 9 * * Mon\"\ntext = \"x\"\nchannels = [\"nowhere/#x\"]\n\
+         {EMAIL_AND_WEBHOOK}"
+    ));
+    assert!(!ok, "{out}");
+    for key in [
+        "database.max_connections: invalid type",
+        "sla.ack_on_first_reply: invalid type",
+        "calendar.business_days[1]: invalid type",
+        "database.url_file: cannot read",
+        "sla.business_ack: `soon`",
+        "calendar.zone: ",
+        "announcement[0].channels[0]: `nowhere`",
+        "warning: escalation[0].step[1].via",
+        "warning: escalation[0].step[2].via",
+    ] {
+        assert!(out.contains(key), "{key} missing in:\n{out}");
+    }
+}
+
+/// A SQLite database opened by this test, `sqlite://<path>`.
+async fn sqlite_at(path: &std::path::Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("open the copy")
+}
+
+/// After a clean exit, `flare.db` alone holds everything (the WAL was checkpointed into it).
+#[tokio::test]
+async fn after_a_clean_exit_the_database_file_alone_holds_the_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let o = flare(
+        &["console"],
+        &[("FLARE__DATABASE__URL", url.as_str())],
+        Some("!inc open Checkout down sev1\n!inc open Search slow sev3\n"),
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("Opened INC-2"), "{o:?}");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let copy = elsewhere.path().join("flare.db");
+    std::fs::copy(dir.path().join("flare.db"), &copy).expect("copy flare.db alone");
+    let mut c = sqlite_at(&copy).await;
+    let titles: Vec<String> = sqlx::query_scalar("SELECT title FROM incidents ORDER BY id")
+        .fetch_all(&mut c)
+        .await
+        .expect("read the copy");
+    assert_eq!(titles, ["Checkout down", "Search slow"]);
+}
+
+/// `flare backup` copies a running Flare's SQLite database consistently, never overwrites,
+/// and on PostgreSQL says to use pg_dump.
+#[tokio::test]
+async fn backup_copies_the_running_database_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let env = [("FLARE__DATABASE__URL", url.as_str())];
+    let mut child = spawn_console(&dir);
+    let mut input = child.stdin.take().expect("stdin");
+    input
+        .write_all(b"!inc open Checkout down sev1\n")
+        .expect("write stdin");
+    let out = child.stdout.take().expect("stdout");
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("Opened INC-1") {
+                let _ = seen_tx.send(());
+            }
+        }
+    });
+    seen_rx
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the incident is opened");
+    let backups = tempfile::tempdir().expect("tempdir");
+    let copy = backups.path().join("copy.db");
+    let copy_arg = copy.to_str().expect("path");
+    // While Flare runs.
+    let o = flare(&["backup", copy_arg], &env, None);
+    assert!(o.status.success(), "{o:?}");
+    assert!(stdout(&o).contains("copy.db"), "{o:?}");
+    // A second backup to the same file is refused, and leaves it as it was.
+    let before = std::fs::read(&copy).expect("read");
+    let o = flare(&["backup", copy_arg], &env, None);
+    assert!(!o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("exists already"), "{err}");
+    assert_eq!(std::fs::read(&copy).expect("read"), before);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    drop(input);
+    let _ = child.wait();
+    let _ = reader.join();
+    let mut c = sqlite_at(&copy).await;
+    let title: String = sqlx::query_scalar("SELECT title FROM incidents WHERE id = 1")
+        .fetch_one(&mut c)
+        .await
+        .expect("the incident is in the copy");
+    assert_eq!(title, "Checkout down");
+    // No database to copy.
+    let o = flare(
+        &[
+            "backup",
+            backups.path().join("other.db").to_str().expect("path"),
+        ],
+        &[("FLARE__DATABASE__URL", "sqlite:///nonexistent/flare.db")],
+        None,
+    );
+    assert!(!o.status.success(), "{o:?}");
+    assert!(!backups.path().join("other.db").exists());
+    // PostgreSQL: pg_dump's job.
+    let o = flare(
+        &[
+            "backup",
+            backups.path().join("pg.db").to_str().expect("path"),
+        ],
+        &[("FLARE__DATABASE__URL", "postgres://flare@127.0.0.1:1/flare")],
+        None,
+    );
+    assert!(!o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("pg_dump"), "{err}");
+}
+
+/// `flare dead-letters` lists what could not be recorded, as a table or as JSON; people's
+/// text is shown without its control characters.
+#[tokio::test]
+async fn dead_letters_are_listed_as_a_table_and_as_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let env = [("FLARE__DATABASE__URL", url.as_str())];
+    let o = flare(&["dead-letters"], &env, None);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(stdout(&o).trim(), "no dead letters");
+    let o = flare(&["dead-letters", "--json"], &env, None);
+    assert_eq!(stdout(&o).trim(), "[]");
+    {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.expect("open");
+        sqlx::query(
+            "INSERT INTO dead_letters (platform, channel, thread, message_id, author, text, \
+             sent_at, error, failed_at) VALUES ('slack', 'C0123', '1700000000.000100', \
+             '1700000000.000200', 'U0BOB', $1, $2, 'database error: value too long', $3)",
+        )
+        .bind("!inc ack \u{1b}]0;pwned\u{7}\nsecond line")
+        .bind(chrono::DateTime::parse_from_rfc3339("2026-11-24T15:00:00Z").expect("time"))
+        .bind(chrono::DateTime::parse_from_rfc3339("2026-11-24T15:00:01Z").expect("time"))
+        .execute(&mut c)
+        .await
+        .expect("insert");
+        c.close().await.expect("close");
+    }
+    let o = flare(&["dead-letters"], &env, None);
+    assert!(o.status.success(), "{o:?}");
+    let out = stdout(&o);
+    for part in [
+        "slack/C0123 (1700000000.000100)",
+        "1700000000.000200",
+        "U0BOB",
+        "2026-11-24T15:00:01Z",
+        "error: database error: value too long",
+        "!inc ack ␛]0;pwned␇ ⏎ second line",
+    ] {
+        assert!(out.contains(part), "{part} missing in:\n{out}");
+    }
+    let controls: Vec<char> = out
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(controls.is_empty(), "{controls:?} in {out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let o = flare(&["dead-letters", "--json"], &env, None);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON array");
+    assert_eq!(
+        v,
+        serde_json::json!([{
+            "id": 1,
+            "platform": "slack",
+            "channel": "C0123",
+            "thread": "1700000000.000100",
+            "message_id": "1700000000.000200",
+            "author": "U0BOB",
+            "text": "!inc ack \u{1b}]0;pwned\u{7}\nsecond line",
+            "sent_at": "2026-11-24T15:00:00Z",
+            "error": "database error: value too long",
+            "failed_at": "2026-11-24T15:00:01Z"
+        }])
+    );
 }
