@@ -2,8 +2,9 @@
 //!
 //! Chat users can send any Unicode: escape sequences (ESC, CSI, OSC) that retitle or repaint
 //! a terminal, NUL and other control characters, and bidi overrides that make a line read
-//! differently from what it says. What Flare stores is what was said; what it shows goes
-//! through [`neutralise_controls`] on every platform, before the platform's own escaping.
+//! differently from what it says. What Flare stores is what was said (but NUL, stored as
+//! U+FFFD: `engine/storable.rs`); what it shows goes through [`neutralise_controls`] on every
+//! platform, before the platform's own escaping.
 
 use std::borrow::Cow;
 
