@@ -223,7 +223,12 @@ fn sla(settings: &Settings, json: bool, instant: Option<&str>) -> Result<ExitCod
 async fn timers(loaded: &Loaded) -> Result<ExitCode> {
     let settings = &loaded.settings;
     let url = loaded.config.database_url()?;
-    let store = flare::store::open(&url, 1).await?;
+    let store = flare::store::open(&url, 1).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            flare::config::redact_url(&url)
+        )
+    })?;
     let mut tx = store.begin().await?;
     let timers = tx.pending_timers(None).await?;
     drop(tx);

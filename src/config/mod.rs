@@ -69,14 +69,7 @@ pub fn load(
     path: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Loaded, ConfigError> {
-    let text = match path {
-        Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-            path: p.to_path_buf(),
-            source,
-        })?,
-        None => String::new(),
-    };
-    parse(&text, env)
+    load_with_warnings(path, env).0
 }
 
 /// [`load`] for a file's text.
