@@ -197,3 +197,49 @@ async fn nul_in_inbound_text_is_stored_the_same_on_both_backends() {
         assert_eq!(pg, want);
     }
 }
+
+/// The errors the databases really give are classified: text PostgreSQL cannot store
+/// (SQLSTATE 22021) and a refused constraint are not worth retrying; SQLite stores NUL.
+#[tokio::test]
+async fn real_data_errors_are_not_retryable() {
+    let record = |text: &str| flare::store::MessageRecord {
+        platform: "console".into(),
+        channel: "#ops".into(),
+        message_id: format!("id-{}", text.len()),
+        thread: None,
+        incident_id: None,
+        author_id: "alice".into(),
+        author_display: "alice".into(),
+        text: text.into(),
+        sent_at: at("2026-11-24T15:00:00Z"),
+        received_at: at("2026-11-24T15:00:00Z"),
+    };
+    for db in [Db::Sqlite, Db::Postgres] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = match db {
+            Db::Sqlite => format!("sqlite://{}/flare.db", dir.path().display()),
+            Db::Postgres => match support::fresh_postgres().await {
+                Some(u) => u,
+                None => continue,
+            },
+        };
+        let store = flare::store::open(&url, 2).await.expect("open");
+        let mut tx = store.begin().await.expect("begin");
+        let nul = tx.record_message(&record("a\0b")).await;
+        drop(tx);
+        match db {
+            Db::Sqlite => assert!(nul.is_ok(), "{nul:?}"),
+            Db::Postgres => {
+                let e = nul.expect_err("PostgreSQL refuses NUL");
+                assert!(!e.is_retryable(), "{e}");
+            }
+        }
+        refuse_poison(db, &url).await;
+        let mut tx = store.begin().await.expect("begin");
+        let refused = tx.record_message(&record("poison")).await;
+        drop(tx);
+        let e = refused.expect_err("refused by the constraint");
+        assert!(!e.is_retryable(), "{db:?}: {e}");
+        store.close().await;
+    }
+}
