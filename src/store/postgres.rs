@@ -1,9 +1,8 @@
 //! The PostgreSQL backend, for teams that run several replicas: a pool of connections, row
 //! locks (`FOR UPDATE`, `SKIP LOCKED`), and deferred writes sent one after the other.
 
-use std::time::Duration;
-
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
