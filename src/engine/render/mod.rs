@@ -9,6 +9,7 @@ use crate::domain::oncall::OnCall;
 use crate::domain::people::Actor;
 use crate::domain::sla::{SlaAssessment, SlaOutcome, human_duration};
 
+pub mod export;
 mod show;
 mod timers;
 
