@@ -101,4 +101,12 @@ mod tests {
         }
         assert_eq!(TimelineKind::parse("nope"), None);
     }
+
+    #[test]
+    fn the_export_docs_name_every_kind() {
+        let docs = include_str!("../../docs/export.md");
+        for k in TimelineKind::ALL {
+            assert!(docs.contains(&format!("`{}`", k.as_str())), "{k}");
+        }
+    }
 }
