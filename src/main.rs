@@ -240,9 +240,9 @@ async fn timers(loaded: &Loaded) -> Result<ExitCode> {
 }
 
 async fn export(loaded: &Loaded, incident: &str, format: ExportFormat) -> Result<ExitCode> {
-    let id: flare::domain::incident::IncidentId = incident
-        .parse()
-        .map_err(|()| anyhow::anyhow!("`{incident}` is not an incident: write INC-n, like INC-7"))?;
+    let id: flare::domain::incident::IncidentId = incident.parse().map_err(|()| {
+        anyhow::anyhow!("`{incident}` is not an incident: write INC-n, like INC-7")
+    })?;
     let url = loaded.config.database_url()?;
     let store = flare::store::open(&url, 1).await?;
     let mut tx = store.begin().await?;

@@ -376,16 +376,33 @@ fn export_prints_the_whole_record_as_markdown_or_json() {
     let o = flare(&["export", "INC-1"], &env, None);
     assert!(o.status.success(), "{o:?}");
     let md = stdout(&o);
-    assert!(md.starts_with("# INC-1: Checkout \\| payments ␛]0;pwned␇down\n"), "{md}");
+    assert!(
+        md.starts_with("# INC-1: Checkout \\| payments ␛]0;pwned␇down\n"),
+        "{md}"
+    );
     assert!(!md.contains('\x1b') && !md.contains('\x07'), "{md}");
     assert!(md.contains("| severity | SEV1 (critical) |"), "{md}");
     assert!(md.contains("| status | resolved |"), "{md}");
-    assert!(md.contains("## Acknowledgement\n\n- bob in console #ops at "), "{md}");
+    assert!(
+        md.contains("## Acknowledgement\n\n- bob in console #ops at "),
+        "{md}"
+    );
     assert!(md.contains("within SLA"), "{md}");
     // Every event (opened, the ack, 10 updates, resolved), more than `show` lists.
-    assert!(md.contains("13 events, times in UTC and in America/New_York."), "{md}");
-    assert_eq!(md.matches("| update | console:bob | console #ops | step ").count(), 10, "{md}");
-    assert!(md.contains("| resolved | console:bob | console #ops | fixed |"), "{md}");
+    assert!(
+        md.contains("13 events, times in UTC and in America/New_York."),
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("| update | console:bob | console #ops | step ")
+            .count(),
+        10,
+        "{md}"
+    );
+    assert!(
+        md.contains("| resolved | console:bob | console #ops | fixed |"),
+        "{md}"
+    );
 
     let o = flare(&["export", "inc-1", "--format", "json"], &env, None);
     assert!(o.status.success(), "{o:?}");
@@ -412,14 +429,31 @@ fn export_prints_the_whole_record_as_markdown_or_json() {
         let utc = e["at"]["utc"].as_str().expect("utc");
         let local = e["at"]["local"].as_str().expect("local");
         assert!(utc.ends_with('Z'), "{utc}");
-        assert!(local.ends_with("-05:00") || local.ends_with("-04:00"), "{local}");
+        assert!(
+            local.ends_with("-05:00") || local.ends_with("-04:00"),
+            "{local}"
+        );
     }
     // The fields come in the documented order.
     let keys = [
-        "\"format\"", "\"id\"", "\"number\"", "\"title\"", "\"severity\"", "\"status\"",
-        "\"commander\"", "\"impacted_apps\"", "\"business_impact\"", "\"opened_by\"",
-        "\"opened_in\"", "\"time_zone\"", "\"started_at\"", "\"sla\"", "\"acknowledgements\"",
-        "\"resolved_at\"", "\"resolution\"", "\"timeline\"",
+        "\"format\"",
+        "\"id\"",
+        "\"number\"",
+        "\"title\"",
+        "\"severity\"",
+        "\"status\"",
+        "\"commander\"",
+        "\"impacted_apps\"",
+        "\"business_impact\"",
+        "\"opened_by\"",
+        "\"opened_in\"",
+        "\"time_zone\"",
+        "\"started_at\"",
+        "\"sla\"",
+        "\"acknowledgements\"",
+        "\"resolved_at\"",
+        "\"resolution\"",
+        "\"timeline\"",
     ];
     let at: Vec<usize> = keys
         .iter()

@@ -157,7 +157,8 @@ async fn a_reaction_never_acknowledges_and_each_person_is_told_once() {
         "{out}"
     );
     assert_eq!(
-        out.matches("carol, a reaction does not acknowledge").count(),
+        out.matches("carol, a reaction does not acknowledge")
+            .count(),
         1,
         "{out}"
     );
@@ -572,8 +573,15 @@ async fn in_a_thread_a_malformed_or_incomplete_reference_changes_nothing() {
     f.type_lines(&lines).await;
     let out = f.expect_console("Example: !incident ack INC-7", 1).await;
     assert_eq!(out.matches("Usage: !incident").count(), bad.len(), "{out}");
-    assert_eq!(out.matches("is not an incident reference").count(), 8, "{out}");
-    assert!(out.contains("INC-1 is named but <text> is missing"), "{out}");
+    assert_eq!(
+        out.matches("is not an incident reference").count(),
+        8,
+        "{out}"
+    );
+    assert!(
+        out.contains("INC-1 is named but <text> is missing"),
+        "{out}"
+    );
     assert!(
         out.contains("INC-1 is named but <business impact> is missing"),
         "{out}"
@@ -586,7 +594,10 @@ async fn in_a_thread_a_malformed_or_incomplete_reference_changes_nothing() {
     // A well-formed reference, in any case, means that incident even in another's thread.
     f.type_lines(&["!inc resolve inc-1 index rebuilt"]).await;
     f.expect_console("resolved by alice", 1).await;
-    assert_eq!(f.incident(1).await.resolution.as_deref(), Some("index rebuilt"));
+    assert_eq!(
+        f.incident(1).await.resolution.as_deref(),
+        Some("index rebuilt")
+    );
     assert!(f.incident(2).await.status.is_open());
 }
 
@@ -629,7 +640,10 @@ async fn severity_and_title_changes_are_recorded_relayed_and_keep_the_threads() 
     let out = f
         .expect_console("INC-1 severity SEV3 → SEV1 by alice: Checkout down", 2)
         .await;
-    assert!(out.contains("INC-1 is already SEV1; nothing was changed."), "{out}");
+    assert!(
+        out.contains("INC-1 is already SEV1; nothing was changed."),
+        "{out}"
+    );
     // Relayed to both incident threads.
     assert_eq!(
         out.matches("renamed by alice: Checkout times out for EU customers (was: Checkout down)")
@@ -668,7 +682,8 @@ async fn severity_and_title_changes_are_recorded_relayed_and_keep_the_threads() 
     f.expect_console("acknowledged by bob", 1).await;
     // Back down to SEV3: no nudge.
     f.type_lines(&["!inc severity sev3"]).await;
-    f.expect_console("INC-1 severity SEV1 → SEV3 by bob", 2).await;
+    f.expect_console("INC-1 severity SEV1 → SEV3 by bob", 2)
+        .await;
     assert!(
         f.pending_timers(1)
             .await
@@ -694,7 +709,10 @@ async fn only_the_first_line_is_the_command_and_the_reply_says_what_became_of_th
         .await;
     assert!(out.contains("Opened INC-1 [SEV3]"), "{out}");
     let inc = f.incident(1).await;
-    assert_eq!((inc.title.as_str(), inc.severity), ("Checkout down", Severity::Sev3));
+    assert_eq!(
+        (inc.title.as_str(), inc.severity),
+        ("Checkout down", Severity::Sev3)
+    );
     let updates: Vec<String> = f
         .timeline(1)
         .await
@@ -715,7 +733,12 @@ async fn only_the_first_line_is_the_command_and_the_reply_says_what_became_of_th
     .await;
     assert_eq!(f.incident(1).await.acknowledged_by.as_deref(), Some("bob"));
     // An update's text goes on over its lines.
-    let update = console_line("bob", "!inc update INC-1\nfailed over\nto the replica", "m-3", clock.now_utc());
+    let update = console_line(
+        "bob",
+        "!inc update INC-1\nfailed over\nto the replica",
+        "m-3",
+        clock.now_utc(),
+    );
     f.running.inbound.send(update).await.expect("send");
     f.expect_console("update from bob: failed over", 1).await;
     let last = f.timeline(1).await.pop().expect("timeline");
@@ -727,14 +750,18 @@ async fn only_the_first_line_is_the_command_and_the_reply_says_what_became_of_th
 async fn show_says_what_it_leaves_out_and_timeline_lists_everything() {
     let clock = tuesday_10am();
     let mut f = flare("", &clock).await;
-    let updates: Vec<String> = (1..=12).map(|n| format!("!inc update INC-1 step {n}")).collect();
+    let updates: Vec<String> = (1..=12)
+        .map(|n| format!("!inc update INC-1 step {n}"))
+        .collect();
     let mut lines = vec!["!inc open Queue backlog".to_string()];
     lines.extend(updates);
     lines.push("!inc show INC-1".into());
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     f.type_lines(&refs).await;
     // opened + 12 updates = 13 events: the last 10 shown, 3 left out.
-    let out = f.expect_console("… 3 earlier events not shown: !inc timeline INC-1", 1).await;
+    let out = f
+        .expect_console("… 3 earlier events not shown: !inc timeline INC-1", 1)
+        .await;
     assert!(out.contains("timeline (the last 10 of 13):"), "{out}");
     let show = &out[out.rfind("timeline (the last").expect("show")..];
     assert!(!show.contains("step 2\n"), "{show}");
@@ -744,7 +771,10 @@ async fn show_says_what_it_leaves_out_and_timeline_lists_everything() {
     let whole = &out[out.rfind("the whole timeline").expect("timeline")..];
     assert!(whole.contains("opened by alice"), "{whole}");
     for n in 1..=12 {
-        assert!(whole.contains(&format!("update by alice (console #ops): step {n}")), "{whole}");
+        assert!(
+            whole.contains(&format!("update by alice (console #ops): step {n}")),
+            "{whole}"
+        );
     }
     // A short timeline is shown whole, without a count.
     f.type_lines(&["!inc open Second", "!inc show INC-2"]).await;
@@ -762,8 +792,11 @@ async fn list_resolved_goes_back_a_span_or_to_a_date_and_says_how_many_it_leaves
     f.expect_console("resolved by alice", 1).await;
     clock.advance(Duration::days(3));
     for n in 2..=24 {
-        f.type_lines(&[&format!("!inc open Friday {n}"), &format!("!inc resolve INC-{n}")])
-            .await;
+        f.type_lines(&[
+            &format!("!inc open Friday {n}"),
+            &format!("!inc resolve INC-{n}"),
+        ])
+        .await;
         f.expect_console(&format!("Opened INC-{n} "), 1).await;
     }
     f.type_lines(&["!inc open Still open"]).await;
@@ -771,11 +804,20 @@ async fn list_resolved_goes_back_a_span_or_to_a_date_and_says_how_many_it_leaves
     f.type_lines(&["!inc list resolved 24h"]).await;
     let out = f.expect_console("incident(s) resolved since", 1).await;
     let listed = &out[out.rfind("incident(s) resolved since").expect("list")..];
-    assert!(listed.starts_with("incident(s) resolved since 2026-11-26 10:00:00 EST"), "{listed}");
+    assert!(
+        listed.starts_with("incident(s) resolved since 2026-11-26 10:00:00 EST"),
+        "{listed}"
+    );
     assert!(out.contains("23 incident(s) resolved since"), "{out}");
-    assert!(listed.contains("INC-24 [SEV3 resolved] Friday 24"), "{listed}");
+    assert!(
+        listed.contains("INC-24 [SEV3 resolved] Friday 24"),
+        "{listed}"
+    );
     assert!(listed.contains("… and 3 earlier, not shown"), "{listed}");
-    assert!(!listed.contains("Old one") && !listed.contains("Still open"), "{listed}");
+    assert!(
+        !listed.contains("Old one") && !listed.contains("Still open"),
+        "{listed}"
+    );
     // Since a date (local midnight): the Tuesday one too; and the default week.
     f.type_lines(&["!inc list resolved 2026-11-24", "!inc list resolved"])
         .await;

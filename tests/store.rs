@@ -613,13 +613,19 @@ async fn resolved_incidents_since_latest_first_and_bounded(s: SharedStore) {
     assert_eq!(titles(&all), vec!["inc 3", "inc 2", "inc 1", "inc 0"]);
     assert_eq!(total, 4);
     let (two, total) = tx.resolved_incidents(base, 2).await.expect("bounded");
-    assert_eq!((titles(&two), total), (vec!["inc 3".into(), "inc 2".into()], 4));
+    assert_eq!(
+        (titles(&two), total),
+        (vec!["inc 3".into(), "inc 2".into()], 4)
+    );
     // At or after: the instant itself is in.
     let (later, total) = tx
         .resolved_incidents(base + Duration::hours(2), 10)
         .await
         .expect("later");
-    assert_eq!((titles(&later), total), (vec!["inc 3".into(), "inc 2".into()], 2));
+    assert_eq!(
+        (titles(&later), total),
+        (vec!["inc 3".into(), "inc 2".into()], 2)
+    );
     let (none, total) = tx
         .resolved_incidents(base + Duration::hours(4), 10)
         .await
@@ -650,8 +656,16 @@ async fn timeline_entries_are_found_by_kind_and_actor(s: SharedStore) {
     .await
     .expect("timeline");
     let id = inc.id.0;
-    assert!(tx.has_timeline_by(id, "reaction_notice", "bob").await.expect("bob"));
-    assert!(!tx.has_timeline_by(id, "reaction_notice", "carol").await.expect("carol"));
+    assert!(
+        tx.has_timeline_by(id, "reaction_notice", "bob")
+            .await
+            .expect("bob")
+    );
+    assert!(
+        !tx.has_timeline_by(id, "reaction_notice", "carol")
+            .await
+            .expect("carol")
+    );
     assert!(!tx.has_timeline_by(id, "ack", "bob").await.expect("kind"));
     assert!(
         !tx.has_timeline_by(other.id.0, "reaction_notice", "bob")

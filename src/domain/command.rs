@@ -1036,7 +1036,8 @@ mod tests {
         }
         assert!(usage_of("!inc update INC-1").contains("INC-1 is named but <text> is missing"));
         assert!(
-            usage_of("!inc impact INC-1").contains("INC-1 is named but <business impact> is missing")
+            usage_of("!inc impact INC-1")
+                .contains("INC-1 is named but <business impact> is missing")
         );
         assert_eq!(
             cmd("!inc resolve INC-1"),
@@ -1051,9 +1052,15 @@ mod tests {
     fn words_that_only_begin_like_a_reference_are_text() {
         for (text, expected) in [
             ("!inc update increased the pool", "increased the pool"),
-            ("!inc update incidents elsewhere too", "incidents elsewhere too"),
+            (
+                "!inc update incidents elsewhere too",
+                "incidents elsewhere too",
+            ),
             ("!inc update #ops is flooded", "#ops is flooded"),
-            ("!inc update rollback of INC-2's deploy", "rollback of INC-2's deploy"),
+            (
+                "!inc update rollback of INC-2's deploy",
+                "rollback of INC-2's deploy",
+            ),
         ] {
             assert_eq!(
                 cmd(text),
@@ -1068,7 +1075,17 @@ mod tests {
 
     #[test]
     fn unknown_severities_are_refused_naming_the_valid_ones() {
-        for bad in ["sev0", "sev5", "SEV9", "sev", "sev-1", "severity1", "p1", "P9", "sev10"] {
+        for bad in [
+            "sev0",
+            "sev5",
+            "SEV9",
+            "sev",
+            "sev-1",
+            "severity1",
+            "p1",
+            "P9",
+            "sev10",
+        ] {
             for text in [
                 format!("!inc open Checkout down {bad}"),
                 format!("!inc open {bad} Checkout down"),
@@ -1076,7 +1093,9 @@ mod tests {
                 let u = usage_of(&text);
                 assert!(
                     u.contains(&format!("`{bad}` is not a severity"))
-                        && u.contains("SEV1 (critical), SEV2 (major), SEV3 (minor, the default), SEV4 (low)"),
+                        && u.contains(
+                            "SEV1 (critical), SEV2 (major), SEV3 (minor, the default), SEV4 (low)"
+                        ),
                     "{text:?} -> {u}"
                 );
             }
@@ -1095,7 +1114,12 @@ mod tests {
             }
         );
         // Words that are not meant as a severity stay in the title.
-        for title in ["Logins fail for several", "sevens table broken", "p1x down", "up 5"] {
+        for title in [
+            "Logins fail for several",
+            "sevens table broken",
+            "p1x down",
+            "up 5",
+        ] {
             assert_eq!(
                 cmd(&format!("!inc open {title}")),
                 Command::Open {
@@ -1120,7 +1144,10 @@ mod tests {
                 }
             );
         }
-        assert!(usage_of("!inc severity").contains("Usage: !incident severity [INC-n] <sev1|sev2|sev3|sev4>"));
+        assert!(
+            usage_of("!inc severity")
+                .contains("Usage: !incident severity [INC-n] <sev1|sev2|sev3|sev4>")
+        );
         assert!(usage_of("!inc severity sev1 now").contains("Usage: !incident severity"));
         assert_eq!(
             cmd("!inc title INC-3 Checkout times out"),
@@ -1129,7 +1156,9 @@ mod tests {
                 title: "Checkout times out".into()
             }
         );
-        assert!(usage_of("!inc title \u{200B}\u{202E}").contains("empty once invisible characters"));
+        assert!(
+            usage_of("!inc title \u{200B}\u{202E}").contains("empty once invisible characters")
+        );
         assert!(usage_of(&format!("!inc title {}", "t".repeat(201))).contains("limited to 200"));
         assert!(help(None).contains("!incident severity [INC-n]"));
         assert!(help(None).contains("!incident title [INC-n] <title>"));
@@ -1171,10 +1200,7 @@ mod tests {
                 status: Status::Monitoring
             }
         );
-        assert_eq!(
-            cmd("!inc ack\nINC-9"),
-            Command::Ack { incident: None }
-        );
+        assert_eq!(cmd("!inc ack\nINC-9"), Command::Ack { incident: None });
         assert_eq!(more_lines("!inc ack\nINC-9\n\nok\n"), 2);
         assert_eq!(more_lines("!inc ack"), 0);
         assert_eq!(parse("hello\n!inc ack"), Parsed::NotACommand);
@@ -1199,7 +1225,10 @@ mod tests {
             }
         );
         for (since, expected) in [
-            ("2026-12-01", Since::Date(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap())),
+            (
+                "2026-12-01",
+                Since::Date(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()),
+            ),
             ("7d", Since::Ago(Duration::days(7))),
             ("24h", Since::Ago(Duration::hours(24))),
             ("2W", Since::Ago(Duration::weeks(2))),
@@ -1213,13 +1242,24 @@ mod tests {
                 "{since}"
             );
         }
-        for bad in ["yesterday", "7", "0d", "-1d", "7y", "2026-13-01", "d", "1.5h"] {
+        for bad in [
+            "yesterday",
+            "7",
+            "0d",
+            "-1d",
+            "7y",
+            "2026-13-01",
+            "d",
+            "1.5h",
+        ] {
             assert!(
                 usage_of(&format!("!inc list resolved {bad}")).contains("neither a date"),
                 "{bad}"
             );
         }
-        assert!(usage_of("!inc list closed").contains("Usage: !incident list [resolved [<since>]]"));
+        assert!(
+            usage_of("!inc list closed").contains("Usage: !incident list [resolved [<since>]]")
+        );
         assert!(usage_of("!inc list resolved 7d more").contains("Usage: !incident list"));
     }
 

@@ -453,7 +453,10 @@ mod tests {
             inc.set_title("x".into()),
             Err(TransitionError::ReopenFirst(IncidentId(3)))
         );
-        assert_eq!((inc.severity, inc.title.as_str()), (Severity::Sev1, "db slow"));
+        assert_eq!(
+            (inc.severity, inc.title.as_str()),
+            (Severity::Sev1, "db slow")
+        );
     }
 
     #[test]

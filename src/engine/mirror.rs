@@ -195,11 +195,7 @@ impl Engine {
         if !inc.awaits_ack()
             || buf
                 .tx
-                .has_timeline_by(
-                    id,
-                    TimelineKind::ReactionNotice.as_str(),
-                    &ctx.actor.key,
-                )
+                .has_timeline_by(id, TimelineKind::ReactionNotice.as_str(), &ctx.actor.key)
                 .await?
         {
             return Ok(Decision::Ignored);

@@ -263,8 +263,7 @@ pub trait Tx: Send {
     async fn timeline(&mut self, incident_id: i64) -> Result<Vec<TimelineEvent>>;
     async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool>;
     /// Whether the incident's timeline has an entry of `kind` by `actor`.
-    async fn has_timeline_by(&mut self, incident_id: i64, kind: &str, actor: &str)
-    -> Result<bool>;
+    async fn has_timeline_by(&mut self, incident_id: i64, kind: &str, actor: &str) -> Result<bool>;
 
     /// Records an inbound message; `None` when it was recorded before (a redelivery).
     async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>>;

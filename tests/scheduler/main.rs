@@ -664,7 +664,8 @@ async fn a_severity_change_after_the_breach_re_plans_the_escalation_path_and_the
     // SEV1 -> SEV2 (the same path): nothing is replayed, the steps ahead stay.
     clock.set(at("2026-11-24T15:21:00Z"));
     fire_due(&f, Some(1)).await;
-    f.expect_console("escalation step 2/4, paging carol", 1).await;
+    f.expect_console("escalation step 2/4, paging carol", 1)
+        .await;
     f.type_lines(&["!inc severity INC-1 sev2"]).await;
     f.expect_console("INC-1 severity SEV1 → SEV2 by alice", 1)
         .await;

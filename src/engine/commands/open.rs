@@ -74,7 +74,8 @@ pub(super) async fn handle(
     // The lines after the command: the first update, recorded and relayed as one.
     let described = match &description {
         Some(text) => {
-            e.timeline(buf, &inc, ctx, TimelineKind::Update, text).await?;
+            e.timeline(buf, &inc, ctx, TimelineKind::Update, text)
+                .await?;
             let relay = render::status_update(&inc, &ctx.actor.display, text);
             e.relay(&inc, relay, buf).await?;
             text.lines().filter(|l| !l.trim().is_empty()).count()
