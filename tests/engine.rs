@@ -829,3 +829,31 @@ async fn list_resolved_goes_back_a_span_or_to_a_date_and_says_how_many_it_leaves
     f.expect_console("No incident resolved since 2026-12-01 00:00:00 EST.", 1)
         .await;
 }
+
+#[tokio::test]
+async fn severity_and_title_can_be_restricted_to_responders() {
+    let clock = tuesday_10am();
+    let mut f = flare(
+        "[commands]\nresponders_only = [\"severity\", \"title\"]\n",
+        &clock,
+    )
+    .await;
+    f.type_lines(&[
+        "!inc open Login broken",
+        "/user mallory",
+        "!inc severity INC-1 sev1",
+        "!inc title INC-1 Everything is fine",
+    ])
+    .await;
+    f.expect_console("Only responders may `title` incidents", 1)
+        .await;
+    f.expect_console("Only responders may `severity` incidents", 1)
+        .await;
+    let inc = f.incident(1).await;
+    assert_eq!(inc.title, "Login broken");
+    assert_eq!(inc.severity.as_str(), "SEV3");
+    f.type_lines(&["/user bob", "!inc severity INC-1 sev2"])
+        .await;
+    f.expect_console("INC-1 severity SEV3 → SEV2 by bob", 1)
+        .await;
+}
