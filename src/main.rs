@@ -68,6 +68,19 @@ enum Cmd {
         /// The copy to create (never overwritten).
         file: PathBuf,
     },
+    /// Print one incident's whole record: fields, acknowledgement, timeline.
+    Export {
+        /// The incident, as INC-n.
+        incident: String,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Markdown,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -166,6 +179,10 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 file.display()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Some(Cmd::Export { incident, format }) => {
+            let loaded = load_config(path.as_deref())?;
+            export(&loaded, &incident, format).await
         }
         Some(Cmd::Run) => {
             let loaded = load_config(path.as_deref())?;
@@ -319,6 +336,29 @@ async fn dead_letters(config: &flare::config::Config, json: bool) -> Result<Exit
         );
         println!("{:>5}  {:<20}  error: {}", "", "", safe(&l.error));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(loaded: &Loaded, incident: &str, format: ExportFormat) -> Result<ExitCode> {
+    let id: flare::domain::incident::IncidentId = incident.parse().map_err(|()| {
+        anyhow::anyhow!("`{incident}` is not an incident: write INC-n, like INC-7")
+    })?;
+    let url = loaded.config.database_url()?;
+    let store = flare::store::open(&url, 1).await?;
+    let mut tx = store.begin().await?;
+    let found = tx.incident(id.0).await?;
+    let timeline = tx.timeline(id.0).await?;
+    drop(tx);
+    store.close().await;
+    let Some(inc) = found else {
+        anyhow::bail!("no incident {id}");
+    };
+    let cal = &loaded.settings.calendar;
+    let text = match format {
+        ExportFormat::Markdown => flare::engine::render::export::markdown(cal, &inc, &timeline),
+        ExportFormat::Json => flare::engine::render::export::json(cal, &inc, &timeline),
+    };
+    println!("{}", text.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -637,3 +637,116 @@ async fn dead_letters_are_listed_as_a_table_and_as_json() {
         }])
     );
 }
+
+#[test]
+fn export_prints_the_whole_record_as_markdown_or_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/flare.db", dir.path().display());
+    let env = [("FLARE__DATABASE__URL", url.as_str())];
+    let o = flare(
+        &["console"],
+        &env,
+        Some(concat!(
+            "!inc open Checkout | payments \x1b]0;pwned\x07down sev1\n",
+            "/thread INC-1\n/user bob\nlooking\n",
+            "!inc update step 1\n!inc update step 2\n!inc update step 3\n!inc update step 4\n",
+            "!inc update step 5\n!inc update step 6\n!inc update step 7\n!inc update step 8\n",
+            "!inc update step 9\n!inc update step 10\n!inc resolve fixed\n",
+        )),
+    );
+    assert!(o.status.success(), "{o:?}");
+
+    let o = flare(&["export", "INC-1"], &env, None);
+    assert!(o.status.success(), "{o:?}");
+    let md = stdout(&o);
+    assert!(
+        md.starts_with("# INC-1: Checkout \\| payments ␛]0;pwned␇down\n"),
+        "{md}"
+    );
+    assert!(!md.contains('\x1b') && !md.contains('\x07'), "{md}");
+    assert!(md.contains("| severity | SEV1 (critical) |"), "{md}");
+    assert!(md.contains("| status | resolved |"), "{md}");
+    assert!(
+        md.contains("## Acknowledgement\n\n- bob in console #ops at "),
+        "{md}"
+    );
+    assert!(md.contains("within SLA"), "{md}");
+    // Every event (opened, the ack, 10 updates, resolved), more than `show` lists.
+    assert!(
+        md.contains("13 events, times in UTC and in America/New_York."),
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("| update | console:bob | console #ops | step ")
+            .count(),
+        10,
+        "{md}"
+    );
+    assert!(
+        md.contains("| resolved | console:bob | console #ops | fixed |"),
+        "{md}"
+    );
+
+    let o = flare(&["export", "inc-1", "--format", "json"], &env, None);
+    assert!(o.status.success(), "{o:?}");
+    let text = stdout(&o);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
+    assert_eq!(v["format"], "flare.incident.v1");
+    assert_eq!(v["id"], "INC-1");
+    assert_eq!(v["number"], 1);
+    assert_eq!(v["title"], "Checkout | payments \u{1b}]0;pwned\u{7}down");
+    assert_eq!(v["severity"], "SEV1");
+    assert_eq!(v["status"], "resolved");
+    assert_eq!(v["resolution"], "fixed");
+    assert_eq!(v["time_zone"], "America/New_York");
+    let ack = &v["acknowledgements"][0];
+    assert_eq!(ack["by"], "bob");
+    assert_eq!(ack["where"], "console #ops");
+    assert_eq!(ack["sla"], "met");
+    assert!(ack["margin_secs"].as_i64().expect("margin") > 0);
+    let timeline = v["timeline"].as_array().expect("timeline");
+    assert_eq!(timeline.len(), 13);
+    assert_eq!(timeline[0]["kind"], "opened");
+    assert_eq!(timeline[12]["kind"], "resolved");
+    for e in timeline {
+        let utc = e["at"]["utc"].as_str().expect("utc");
+        let local = e["at"]["local"].as_str().expect("local");
+        assert!(utc.ends_with('Z'), "{utc}");
+        assert!(
+            local.ends_with("-05:00") || local.ends_with("-04:00"),
+            "{local}"
+        );
+    }
+    // The fields come in the documented order.
+    let keys = [
+        "\"format\"",
+        "\"id\"",
+        "\"number\"",
+        "\"title\"",
+        "\"severity\"",
+        "\"status\"",
+        "\"commander\"",
+        "\"impacted_apps\"",
+        "\"business_impact\"",
+        "\"opened_by\"",
+        "\"opened_in\"",
+        "\"time_zone\"",
+        "\"started_at\"",
+        "\"sla\"",
+        "\"acknowledgements\"",
+        "\"resolved_at\"",
+        "\"resolution\"",
+        "\"timeline\"",
+    ];
+    let at: Vec<usize> = keys
+        .iter()
+        .map(|k| text.find(k).unwrap_or_else(|| panic!("{k} in {text}")))
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+
+    for (arg, why) in [("INC-2", "no incident INC-2"), ("INC 1", "not an incident")] {
+        let o = flare(&["export", arg], &env, None);
+        assert!(!o.status.success(), "{o:?}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(why), "{o:?}");
+    }
+}

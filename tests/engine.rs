@@ -130,7 +130,7 @@ async fn resolved_incidents_refuse_ack_and_illegal_transitions_are_explained() {
 }
 
 #[tokio::test]
-async fn a_reaction_never_acknowledges_and_is_answered_once() {
+async fn a_reaction_never_acknowledges_and_each_person_is_told_once() {
     let clock = tuesday_10am();
     let mut f = flare("", &clock).await;
     f.type_lines(&[
@@ -141,16 +141,37 @@ async fn a_reaction_never_acknowledges_and_is_answered_once() {
         "/react eyes",
     ])
     .await;
-    f.expect_console("a reaction does not acknowledge INC-1", 1)
+    f.expect_console("bob, a reaction does not acknowledge INC-1", 1)
         .await;
-    f.type_lines(&["!inc show"]).await;
+    // A second person (in the directory or not) is told too, once however often they react.
+    f.type_lines(&["/user carol", "/react eyes", "/react +1", "/react tada"])
+        .await;
+    f.expect_console("carol, a reaction does not acknowledge INC-1", 1)
+        .await;
+    f.type_lines(&["/user bob", "/react rocket", "/user alice", "!inc show"])
+        .await;
     let out = f.expect_console("timeline:", 1).await;
     assert_eq!(
-        out.matches("a reaction does not acknowledge").count(),
+        out.matches("bob, a reaction does not acknowledge").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("carol, a reaction does not acknowledge")
+            .count(),
         1,
         "{out}"
     );
     assert!(out.contains("not acknowledged yet"), "{out}");
+    let notices: Vec<String> = f
+        .timeline(1)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "reaction_notice")
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert_ne!(notices[0], notices[1], "{notices:?}");
 }
 
 #[tokio::test]
@@ -512,4 +533,327 @@ async fn a_redelivered_message_in_a_known_thread_is_mirrored_once() {
     // Both deliveries went unread; the second failed as a duplicate.
     assert_eq!(guesses(&f), (2, 1));
     f.running.shutdown(std::time::Duration::from_secs(5)).await;
+}
+
+/// Status, impact, resolution and timeline length: what a command could have changed.
+async fn state_of(f: &TestFlare, id: i64) -> (String, Option<String>, Option<String>, usize) {
+    let inc = f.incident(id).await;
+    (
+        inc.status.to_string(),
+        inc.business_impact,
+        inc.resolution,
+        f.timeline(id).await.len(),
+    )
+}
+
+#[tokio::test]
+async fn in_a_thread_a_malformed_or_incomplete_reference_changes_nothing() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&["!inc open Search slow", "!inc open Checkout down"])
+        .await;
+    f.expect_console("Opened INC-2", 1).await;
+    let before = (state_of(&f, 1).await, state_of(&f, 2).await);
+    let bad = [
+        "!inc resolve INC 1",
+        "!inc resolve #1 fixed",
+        "!inc update INC-1",
+        "!inc impact INC-1",
+        "!inc status inc1 monitoring",
+        "!inc update INC-x rolled back",
+        "!inc impact INC_1 card payments fail",
+        "!inc title INC- 1 Checkout times out",
+        "!inc severity #1 sev1",
+        "!inc commander INC-1",
+        "!inc apps INC:1 checkout",
+    ];
+    let mut lines = vec!["/thread INC-2"];
+    lines.extend(bad);
+    lines.push("!inc help ack");
+    f.type_lines(&lines).await;
+    let out = f.expect_console("Example: !incident ack INC-7", 1).await;
+    assert_eq!(out.matches("Usage: !incident").count(), bad.len(), "{out}");
+    assert_eq!(
+        out.matches("is not an incident reference").count(),
+        8,
+        "{out}"
+    );
+    assert!(
+        out.contains("INC-1 is named but <text> is missing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("INC-1 is named but <business impact> is missing"),
+        "{out}"
+    );
+    assert_eq!(
+        (state_of(&f, 1).await, state_of(&f, 2).await),
+        before,
+        "the thread's incident and the one named badly are unchanged"
+    );
+    // A well-formed reference, in any case, means that incident even in another's thread.
+    f.type_lines(&["!inc resolve inc-1 index rebuilt"]).await;
+    f.expect_console("resolved by alice", 1).await;
+    assert_eq!(
+        f.incident(1).await.resolution.as_deref(),
+        Some("index rebuilt")
+    );
+    assert!(f.incident(2).await.status.is_open());
+}
+
+#[tokio::test]
+async fn an_unknown_severity_opens_nothing_and_names_the_valid_ones() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    f.type_lines(&[
+        "!inc open Checkout down sev0",
+        "!inc open Checkout down sev5",
+        "!inc open p9 Checkout down",
+        "!inc open Checkout down sev",
+        "!inc open Checkout down sev1",
+    ])
+    .await;
+    let out = f.expect_console("Opened INC-1 [SEV1]", 1).await;
+    assert_eq!(out.matches("is not a severity; the severities are SEV1 (critical), SEV2 (major), SEV3 (minor, the default), SEV4 (low)").count(), 4, "{out}");
+    assert_eq!(incidents(&f).await, 1);
+    assert_eq!(f.incident(1).await.title, "Checkout down");
+}
+
+#[tokio::test]
+async fn severity_and_title_changes_are_recorded_relayed_and_keep_the_threads() {
+    use flare::domain::incident::Severity;
+    let clock = tuesday_10am();
+    let mut f = with_war_room(&clock).await;
+    f.type_lines(&["!inc open Checkout down"]).await;
+    f.expect_console("Opened INC-1 [SEV3]", 1).await;
+    clock.advance(Duration::minutes(2));
+    f.type_lines(&[
+        "!inc severity INC-1 sev1",
+        "!inc severity INC-1 SEV1",
+        "/thread INC-1",
+        "!inc title Checkout times out for EU customers",
+        "!inc title Checkout times out for EU customers",
+    ])
+    .await;
+    f.expect_console("INC-1 already has that title; nothing was changed.", 1)
+        .await;
+    let out = f
+        .expect_console("INC-1 severity SEV3 → SEV1 by alice: Checkout down", 2)
+        .await;
+    assert!(
+        out.contains("INC-1 is already SEV1; nothing was changed."),
+        "{out}"
+    );
+    // Relayed to both incident threads.
+    assert_eq!(
+        out.matches("renamed by alice: Checkout times out for EU customers (was: Checkout down)")
+            .count(),
+        2,
+        "{out}"
+    );
+    let inc = f.incident(1).await;
+    assert_eq!(inc.severity, Severity::Sev1);
+    assert_eq!(inc.title, "Checkout times out for EU customers");
+    let changes: Vec<(String, String)> = f
+        .timeline(1)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "severity" || e.kind == "title")
+        .map(|e| (e.kind, e.detail))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            ("severity".to_string(), "SEV3 -> SEV1".to_string()),
+            ("title".to_string(), "Checkout down".to_string()),
+        ]
+    );
+    // SEV1's update nudge (30 minutes by default) now counts from the last update.
+    let nudges: Vec<_> = f
+        .pending_timers(1)
+        .await
+        .into_iter()
+        .filter(|t| t.new.kind == "update_nudge")
+        .map(|t| t.new.due_at)
+        .collect();
+    assert_eq!(nudges, vec![at("2026-11-24T15:30:00Z")]);
+    // The thread still works after the rename: a reply acknowledges.
+    f.type_lines(&["/user bob", "on it"]).await;
+    f.expect_console("acknowledged by bob", 1).await;
+    // Back down to SEV3: no nudge.
+    f.type_lines(&["!inc severity sev3"]).await;
+    f.expect_console("INC-1 severity SEV1 → SEV3 by bob", 2)
+        .await;
+    assert!(
+        f.pending_timers(1)
+            .await
+            .iter()
+            .all(|t| t.new.kind != "update_nudge")
+    );
+}
+
+#[tokio::test]
+async fn only_the_first_line_is_the_command_and_the_reply_says_what_became_of_the_rest() {
+    use flare::domain::incident::Severity;
+    let clock = tuesday_10am();
+    let f = flare("", &clock).await;
+    let open = console_line(
+        "alice",
+        "!inc open Checkout down\nevery request fails since 10:02\n\nrollback started sev1",
+        "m-1",
+        clock.now_utc(),
+    );
+    f.running.inbound.send(open).await.expect("send");
+    let out = f
+        .expect_console("The 2 lines after the command are its first update.", 1)
+        .await;
+    assert!(out.contains("Opened INC-1 [SEV3]"), "{out}");
+    let inc = f.incident(1).await;
+    assert_eq!(
+        (inc.title.as_str(), inc.severity),
+        ("Checkout down", Severity::Sev3)
+    );
+    let updates: Vec<String> = f
+        .timeline(1)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "update")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(
+        updates,
+        vec!["every request fails since 10:02\n\nrollback started sev1".to_string()]
+    );
+    let ack = console_line("bob", "!inc ack INC-1\nINC-2\ntoo", "m-2", clock.now_utc());
+    f.running.inbound.send(ack).await.expect("send");
+    f.expect_console(
+        "Only the first line is a command: the 2 lines after `ack` were not used.",
+        1,
+    )
+    .await;
+    assert_eq!(f.incident(1).await.acknowledged_by.as_deref(), Some("bob"));
+    // An update's text goes on over its lines.
+    let update = console_line(
+        "bob",
+        "!inc update INC-1\nfailed over\nto the replica",
+        "m-3",
+        clock.now_utc(),
+    );
+    f.running.inbound.send(update).await.expect("send");
+    f.expect_console("update from bob: failed over", 1).await;
+    let last = f.timeline(1).await.pop().expect("timeline");
+    assert_eq!(last.detail, "failed over\nto the replica");
+    assert_eq!(f.console_out.text().matches("were not used").count(), 1);
+}
+
+#[tokio::test]
+async fn show_says_what_it_leaves_out_and_timeline_lists_everything() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    let updates: Vec<String> = (1..=12)
+        .map(|n| format!("!inc update INC-1 step {n}"))
+        .collect();
+    let mut lines = vec!["!inc open Queue backlog".to_string()];
+    lines.extend(updates);
+    lines.push("!inc show INC-1".into());
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    f.type_lines(&refs).await;
+    // opened + 12 updates = 13 events: the last 10 shown, 3 left out.
+    let out = f
+        .expect_console("… 3 earlier events not shown: !inc timeline INC-1", 1)
+        .await;
+    assert!(out.contains("timeline (the last 10 of 13):"), "{out}");
+    let show = &out[out.rfind("timeline (the last").expect("show")..];
+    assert!(!show.contains("step 2\n"), "{show}");
+    assert!(show.contains("step 3"), "{show}");
+    f.type_lines(&["!inc timeline INC-1"]).await;
+    let out = f.expect_console("the whole timeline, 13 events", 1).await;
+    let whole = &out[out.rfind("the whole timeline").expect("timeline")..];
+    assert!(whole.contains("opened by alice"), "{whole}");
+    for n in 1..=12 {
+        assert!(
+            whole.contains(&format!("update by alice (console #ops): step {n}")),
+            "{whole}"
+        );
+    }
+    // A short timeline is shown whole, without a count.
+    f.type_lines(&["!inc open Second", "!inc show INC-2"]).await;
+    let out = f.expect_console(" timeline:\n", 1).await;
+    assert_eq!(out.matches("earlier events not shown").count(), 1, "{out}");
+}
+
+#[tokio::test]
+async fn list_resolved_goes_back_a_span_or_to_a_date_and_says_how_many_it_leaves_out() {
+    let clock = tuesday_10am();
+    let mut f = flare("", &clock).await;
+    // INC-1 resolved on Tuesday; INC-2..INC-24 resolved on Friday; INC-25 stays open.
+    f.type_lines(&["!inc open Old one", "!inc resolve INC-1 long ago"])
+        .await;
+    f.expect_console("resolved by alice", 1).await;
+    clock.advance(Duration::days(3));
+    for n in 2..=24 {
+        f.type_lines(&[
+            &format!("!inc open Friday {n}"),
+            &format!("!inc resolve INC-{n}"),
+        ])
+        .await;
+        f.expect_console(&format!("Opened INC-{n} "), 1).await;
+    }
+    f.type_lines(&["!inc open Still open"]).await;
+    f.expect_console("Opened INC-25", 1).await;
+    f.type_lines(&["!inc list resolved 24h"]).await;
+    let out = f.expect_console("incident(s) resolved since", 1).await;
+    let listed = &out[out.rfind("incident(s) resolved since").expect("list")..];
+    assert!(
+        listed.starts_with("incident(s) resolved since 2026-11-26 10:00:00 EST"),
+        "{listed}"
+    );
+    assert!(out.contains("23 incident(s) resolved since"), "{out}");
+    assert!(
+        listed.contains("INC-24 [SEV3 resolved] Friday 24"),
+        "{listed}"
+    );
+    assert!(listed.contains("… and 3 earlier, not shown"), "{listed}");
+    assert!(
+        !listed.contains("Old one") && !listed.contains("Still open"),
+        "{listed}"
+    );
+    // Since a date (local midnight): the Tuesday one too; and the default week.
+    f.type_lines(&["!inc list resolved 2026-11-24", "!inc list resolved"])
+        .await;
+    f.expect_console("24 incident(s) resolved since 2026-11-24 00:00:00 EST", 1)
+        .await;
+    f.expect_console("24 incident(s) resolved since 2026-11-20 10:00:00 EST", 1)
+        .await;
+    f.type_lines(&["!inc list resolved 2026-12-01"]).await;
+    f.expect_console("No incident resolved since 2026-12-01 00:00:00 EST.", 1)
+        .await;
+}
+
+#[tokio::test]
+async fn severity_and_title_can_be_restricted_to_responders() {
+    let clock = tuesday_10am();
+    let mut f = flare(
+        "[commands]\nresponders_only = [\"severity\", \"title\"]\n",
+        &clock,
+    )
+    .await;
+    f.type_lines(&[
+        "!inc open Login broken",
+        "/user mallory",
+        "!inc severity INC-1 sev1",
+        "!inc title INC-1 Everything is fine",
+    ])
+    .await;
+    f.expect_console("Only responders may `title` incidents", 1)
+        .await;
+    f.expect_console("Only responders may `severity` incidents", 1)
+        .await;
+    let inc = f.incident(1).await;
+    assert_eq!(inc.title, "Login broken");
+    assert_eq!(inc.severity.as_str(), "SEV3");
+    f.type_lines(&["/user bob", "!inc severity INC-1 sev2"])
+        .await;
+    f.expect_console("INC-1 severity SEV3 → SEV2 by bob", 1)
+        .await;
 }

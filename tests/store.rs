@@ -588,6 +588,92 @@ async fn timeline_keeps_utc_instants(s: SharedStore) {
     assert_eq!(back, vec![ev]);
 }
 
+/// `list resolved`: resolved at or after the instant, latest first, bounded, with the total.
+async fn resolved_incidents_since_latest_first_and_bounded(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let base = at("2026-11-24T15:00:00Z");
+    for n in 0..5 {
+        let mut inc = tx
+            .insert_incident(&new_incident(&format!("inc {n}")))
+            .await
+            .expect("insert");
+        // inc 4 stays open; the others are resolved an hour apart.
+        if n < 4 {
+            inc.status = Status::Resolved;
+            inc.resolved_at = Some(base + Duration::hours(n));
+            tx.save_incident(&mut inc).await.expect("save");
+        }
+    }
+    tx.commit().await.expect("commit");
+    let mut tx = s.begin().await.expect("begin");
+    let titles = |v: &[flare::domain::incident::Incident]| {
+        v.iter().map(|i| i.title.clone()).collect::<Vec<_>>()
+    };
+    let (all, total) = tx.resolved_incidents(base, 10).await.expect("all");
+    assert_eq!(titles(&all), vec!["inc 3", "inc 2", "inc 1", "inc 0"]);
+    assert_eq!(total, 4);
+    let (two, total) = tx.resolved_incidents(base, 2).await.expect("bounded");
+    assert_eq!(
+        (titles(&two), total),
+        (vec!["inc 3".into(), "inc 2".into()], 4)
+    );
+    // At or after: the instant itself is in.
+    let (later, total) = tx
+        .resolved_incidents(base + Duration::hours(2), 10)
+        .await
+        .expect("later");
+    assert_eq!(
+        (titles(&later), total),
+        (vec!["inc 3".into(), "inc 2".into()], 2)
+    );
+    let (none, total) = tx
+        .resolved_incidents(base + Duration::hours(4), 10)
+        .await
+        .expect("none");
+    assert!(none.is_empty());
+    assert_eq!(total, 0);
+}
+
+/// The reaction notice is remembered per person: a timeline entry of a kind by an actor.
+async fn timeline_entries_are_found_by_kind_and_actor(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let inc = tx
+        .insert_incident(&new_incident("reactions"))
+        .await
+        .expect("insert");
+    let other = tx
+        .insert_incident(&new_incident("other"))
+        .await
+        .expect("insert");
+    tx.add_timeline(&TimelineEvent {
+        incident: inc.id,
+        at: at("2026-11-24T15:01:00Z"),
+        kind: "reaction_notice".into(),
+        actor: "bob".into(),
+        source: Source::default(),
+        detail: String::new(),
+    })
+    .await
+    .expect("timeline");
+    let id = inc.id.0;
+    assert!(
+        tx.has_timeline_by(id, "reaction_notice", "bob")
+            .await
+            .expect("bob")
+    );
+    assert!(
+        !tx.has_timeline_by(id, "reaction_notice", "carol")
+            .await
+            .expect("carol")
+    );
+    assert!(!tx.has_timeline_by(id, "ack", "bob").await.expect("kind"));
+    assert!(
+        !tx.has_timeline_by(other.id.0, "reaction_notice", "bob")
+            .await
+            .expect("incident")
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod on_sqlite {
@@ -618,7 +704,9 @@ suite!(
     messages_recorded_in_bulk_dedupe,
     messages_recorded_unread_with_their_copies,
     timers_claim_cancel_and_fire_once,
-    timeline_keeps_utc_instants
+    timeline_keeps_utc_instants,
+    resolved_incidents_since_latest_first_and_bounded,
+    timeline_entries_are_found_by_kind_and_actor
 );
 
 #[tokio::test]

@@ -158,6 +158,10 @@ pub enum TransitionError {
     /// A change (other than a status change) to a resolved incident.
     #[error("{0} is resolved; reopen it first.")]
     ReopenFirst(IncidentId),
+    #[error("{0} is already {1}; nothing was changed.")]
+    SameSeverity(IncidentId, Severity),
+    #[error("{0} already has that title; nothing was changed.")]
+    SameTitle(IncidentId),
 }
 
 /// Checks a status change.
@@ -303,6 +307,28 @@ impl Incident {
         Ok(())
     }
 
+    /// Changes the severity of an open incident; returns the one it had.
+    pub fn set_severity(&mut self, to: Severity) -> Result<Severity, TransitionError> {
+        if !self.status.is_open() {
+            return Err(TransitionError::ReopenFirst(self.id));
+        }
+        if self.severity == to {
+            return Err(TransitionError::SameSeverity(self.id, to));
+        }
+        Ok(std::mem::replace(&mut self.severity, to))
+    }
+
+    /// Renames an open incident; returns the title it had.
+    pub fn set_title(&mut self, to: String) -> Result<String, TransitionError> {
+        if !self.status.is_open() {
+            return Err(TransitionError::ReopenFirst(self.id));
+        }
+        if self.title == to {
+            return Err(TransitionError::SameTitle(self.id));
+        }
+        Ok(std::mem::replace(&mut self.title, to))
+    }
+
     pub fn name_commander(
         &mut self,
         name: String,
@@ -401,6 +427,36 @@ mod tests {
             last_update_at: deadline - chrono::Duration::minutes(15),
             version: 1,
         }
+    }
+
+    #[test]
+    fn severity_and_title_change_only_on_open_incidents_and_only_when_different() {
+        let deadline: DateTime<Utc> = "2026-11-24T15:15:00Z".parse().unwrap();
+        let mut inc = incident(deadline);
+        assert_eq!(inc.set_severity(Severity::Sev1), Ok(Severity::Sev2));
+        assert_eq!(inc.severity, Severity::Sev1);
+        assert_eq!(
+            inc.set_severity(Severity::Sev1).unwrap_err().to_string(),
+            "INC-3 is already SEV1; nothing was changed."
+        );
+        assert_eq!(inc.set_title("db slow".into()), Ok("db down".into()));
+        assert_eq!(
+            inc.set_title("db slow".into()),
+            Err(TransitionError::SameTitle(IncidentId(3)))
+        );
+        inc.resolve(deadline, None).unwrap();
+        assert_eq!(
+            inc.set_severity(Severity::Sev4),
+            Err(TransitionError::ReopenFirst(IncidentId(3)))
+        );
+        assert_eq!(
+            inc.set_title("x".into()),
+            Err(TransitionError::ReopenFirst(IncidentId(3)))
+        );
+        assert_eq!(
+            (inc.severity, inc.title.as_str()),
+            (Severity::Sev1, "db slow")
+        );
     }
 
     #[test]

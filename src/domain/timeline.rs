@@ -11,6 +11,10 @@ pub enum TimelineKind {
     AckFirstReply,
     Update,
     Status,
+    /// The severity changed (`SEV3 -> SEV1`).
+    Severity,
+    /// The title changed (the detail is the old title).
+    Title,
     Commander,
     ImpactedApps,
     BusinessImpact,
@@ -18,7 +22,8 @@ pub enum TimelineKind {
     Resolved,
     MessageEdited,
     MessageDeleted,
-    /// Flare told someone once that a reaction does not acknowledge.
+    /// Flare told someone (the entry's actor) that a reaction does not acknowledge: once per
+    /// person and incident.
     ReactionNotice,
     AckBreached,
     EscalationStarted,
@@ -27,12 +32,14 @@ pub enum TimelineKind {
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 17] = [
+    pub const ALL: [TimelineKind; 19] = [
         TimelineKind::Opened,
         TimelineKind::Ack,
         TimelineKind::AckFirstReply,
         TimelineKind::Update,
         TimelineKind::Status,
+        TimelineKind::Severity,
+        TimelineKind::Title,
         TimelineKind::Commander,
         TimelineKind::ImpactedApps,
         TimelineKind::BusinessImpact,
@@ -54,6 +61,8 @@ impl TimelineKind {
             TimelineKind::AckFirstReply => "ack_first_reply",
             TimelineKind::Update => "update",
             TimelineKind::Status => "status",
+            TimelineKind::Severity => "severity",
+            TimelineKind::Title => "title",
             TimelineKind::Commander => "commander",
             TimelineKind::ImpactedApps => "impacted_apps",
             TimelineKind::BusinessImpact => "business_impact",
@@ -91,5 +100,13 @@ mod tests {
             assert_eq!(TimelineKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(TimelineKind::parse("nope"), None);
+    }
+
+    #[test]
+    fn the_export_docs_name_every_kind() {
+        let docs = include_str!("../../docs/export.md");
+        for k in TimelineKind::ALL {
+            assert!(docs.contains(&format!("`{}`", k.as_str())), "{k}");
+        }
     }
 }

@@ -179,7 +179,8 @@ impl Engine {
         })
     }
 
-    /// A reaction never acknowledges; say so once per incident.
+    /// A reaction never acknowledges; say so to each person once per incident (the
+    /// `reaction_notice` timeline entry, by that person, remembers it).
     pub(super) async fn reaction(
         &self,
         ctx: &Ctx<'_>,
@@ -194,7 +195,7 @@ impl Engine {
         if !inc.awaits_ack()
             || buf
                 .tx
-                .has_timeline(id, TimelineKind::ReactionNotice.as_str())
+                .has_timeline_by(id, TimelineKind::ReactionNotice.as_str(), &ctx.actor.key)
                 .await?
         {
             return Ok(Decision::Ignored);

@@ -320,11 +320,20 @@ pub trait Tx: Send {
     /// Saves changes; fails with `Conflict` when `inc.version` is stale. Bumps the version.
     async fn save_incident(&mut self, inc: &mut Incident) -> Result<()>;
     async fn open_incidents(&mut self) -> Result<Vec<Incident>>;
+    /// Incidents resolved at or after `since`, latest first, at most `limit` of them; and
+    /// how many there are in all.
+    async fn resolved_incidents(
+        &mut self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<(Vec<Incident>, i64)>;
     async fn incident_count(&mut self) -> Result<i64>;
 
     async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()>;
     async fn timeline(&mut self, incident_id: i64) -> Result<Vec<TimelineEvent>>;
     async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool>;
+    /// Whether the incident's timeline has an entry of `kind` by `actor`.
+    async fn has_timeline_by(&mut self, incident_id: i64, kind: &str, actor: &str) -> Result<bool>;
 
     /// Records an inbound message; `None` when it was recorded before (a redelivery).
     async fn record_message(&mut self, m: &MessageRecord) -> Result<Option<i64>>;

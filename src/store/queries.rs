@@ -186,6 +186,12 @@ pub(crate) const TIMELINE_OF: &str = "SELECT incident_id, at, kind, actor, platf
 pub(crate) const HAS_TIMELINE: &str =
     "SELECT id FROM timeline WHERE incident_id = $1 AND kind = $2 LIMIT 1";
 
+pub(crate) const HAS_TIMELINE_BY: &str =
+    "SELECT id FROM timeline WHERE incident_id = $1 AND kind = $2 AND actor = $3 LIMIT 1";
+
+pub(crate) const RESOLVED_COUNT: &str =
+    "SELECT COUNT(*) AS n FROM incidents WHERE status = 'resolved' AND resolved_at >= $1";
+
 pub(crate) const SET_MESSAGE_INCIDENT: &str = "UPDATE messages SET incident_id = $1 WHERE id = $2";
 
 /// The incident of a thread: the thread root itself, a mirrored copy replied to, or an
@@ -366,6 +372,14 @@ pub(crate) fn select_open_incidents() -> String {
     format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents \
         WHERE status IN ('investigating', 'identified', 'monitoring') ORDER BY id"
+    )
+}
+
+/// Resolved since `$1`, latest first, at most `$2`.
+pub(crate) fn select_resolved_incidents() -> String {
+    format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents \
+        WHERE status = 'resolved' AND resolved_at >= $1 ORDER BY resolved_at DESC, id DESC LIMIT $2"
     )
 }
 

@@ -162,6 +162,21 @@ impl<D: Dialect> Tx for SqlTx<D> {
         rows.iter().map(incident_from_row).collect()
     }
 
+    async fn resolved_incidents(
+        &mut self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<(Vec<Incident>, i64)> {
+        let q = select_resolved_incidents();
+        let rows = self.read_now(&q, &[since.into(), limit.into()]).await?;
+        let listed = rows
+            .iter()
+            .map(incident_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let total = self.read_now(RESOLVED_COUNT, &[since.into()]).await?;
+        Ok((listed, one(&total)?.int("n")?))
+    }
+
     async fn incident_count(&mut self) -> Result<i64> {
         let rows = self.read_now(INCIDENT_COUNT, &[]).await?;
         one(&rows)?.int("n")
@@ -180,6 +195,16 @@ impl<D: Dialect> Tx for SqlTx<D> {
     async fn has_timeline(&mut self, incident_id: i64, kind: &str) -> Result<bool> {
         let rows = self
             .read_now(HAS_TIMELINE, &[incident_id.into(), kind.into()])
+            .await?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn has_timeline_by(&mut self, incident_id: i64, kind: &str, actor: &str) -> Result<bool> {
+        let rows = self
+            .read_now(
+                HAS_TIMELINE_BY,
+                &[incident_id.into(), kind.into(), actor.into()],
+            )
             .await?;
         Ok(!rows.is_empty())
     }

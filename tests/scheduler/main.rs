@@ -630,3 +630,65 @@ async fn each_platform_gets_its_own_mentions_and_missing_identities_are_skipped(
     );
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_severity_change_after_the_breach_re_plans_the_escalation_path_and_the_nudge() {
+    let clock = ManualClock::new(at("2026-11-24T15:00:00Z"));
+    let nudges = "\n[nudges]\nsev1 = \"30m\"\nsev2 = \"30m\"\n";
+    let mut f = flare(&format!("{ROTATION}{ESCALATION}{nudges}"), &clock).await;
+    // SEV3: no escalation path, no nudge.
+    f.type_lines(&["!inc open Checkout down"]).await;
+    f.expect_console("Opened INC-1 [SEV3]", 1).await;
+    clock.set(at("2026-11-24T15:15:00Z"));
+    fire_due(&f, Some(1)).await;
+    f.expect_console("ack SLA breached", 1).await;
+    assert!(pending(&f, Some(1)).await.is_empty());
+    // Raised to SEV1 at 15:17, after the breach: the step already behind (0m) pages now,
+    // the later ones keep their times, and SEV1's nudge counts from the last update.
+    clock.set(at("2026-11-24T15:17:00Z"));
+    f.type_lines(&["!inc severity INC-1 sev1"]).await;
+    f.expect_console("INC-1 severity SEV3 → SEV1 by alice", 1)
+        .await;
+    assert_eq!(
+        kinds(&pending(&f, Some(1)).await),
+        vec![
+            ("escalation", at("2026-11-24T15:17:00Z")),
+            ("escalation", at("2026-11-24T15:20:00Z")),
+            ("escalation", at("2026-11-24T15:25:00Z")),
+            ("escalation", at("2026-11-24T15:25:00Z")),
+            ("update_nudge", at("2026-11-24T15:30:00Z")),
+        ]
+    );
+    fire_due(&f, Some(1)).await;
+    f.expect_console("escalation step 1/4, paging bob", 1).await;
+    // SEV1 -> SEV2 (the same path): nothing is replayed, the steps ahead stay.
+    clock.set(at("2026-11-24T15:21:00Z"));
+    fire_due(&f, Some(1)).await;
+    f.expect_console("escalation step 2/4, paging carol", 1)
+        .await;
+    f.type_lines(&["!inc severity INC-1 sev2"]).await;
+    f.expect_console("INC-1 severity SEV1 → SEV2 by alice", 1)
+        .await;
+    assert_eq!(
+        kinds(&pending(&f, Some(1)).await),
+        vec![
+            ("escalation", at("2026-11-24T15:25:00Z")),
+            ("escalation", at("2026-11-24T15:25:00Z")),
+            ("update_nudge", at("2026-11-24T15:30:00Z")),
+        ]
+    );
+    // Down to SEV4 (no path, no nudge): nothing is left pending.
+    f.type_lines(&["!inc severity INC-1 sev4"]).await;
+    f.expect_console("INC-1 severity SEV2 → SEV4 by alice", 1)
+        .await;
+    assert!(pending(&f, Some(1)).await.is_empty());
+    clock.set(at("2026-11-24T16:00:00Z"));
+    fire_due(&f, Some(1)).await;
+    let steps = f
+        .timeline(1)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "escalation_step")
+        .count();
+    assert_eq!(steps, 2);
+}

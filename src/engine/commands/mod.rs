@@ -2,10 +2,11 @@
 //! `handle(engine, ctx, buf, <the command's fields>) -> Result<Decision, EngineError>`.
 //! `Engine::command` below is the dispatch table from the grammar (`domain::command`).
 //!
-//! A new command (say `!inc severity`) is a row in the grammar table in
+//! A new command (say `!inc severity`, `severity.rs`) is a row in the grammar table in
 //! `src/domain/command.rs`, a file here, and a line in the `match` below; a command that
 //! changes an incident goes through `Engine::change` (`src/engine/change.rs`), and its words
-//! go in `src/engine/render.rs`.
+//! go in `src/engine/render/`. Only a message's first line is the command; the grammar
+//! row's `more_lines` says what the rest is, and unused lines are mentioned in a reply here.
 
 mod ack;
 mod apps;
@@ -17,13 +18,16 @@ mod oncall;
 mod open;
 mod reopen;
 mod resolve;
+mod severity;
 mod show;
 mod sla;
 mod status;
+mod timeline;
+mod title;
 mod update;
 
 use super::{Ctx, Decision, Engine, EngineError, TxBuffer, render};
-use crate::domain::command::Command;
+use crate::domain::command::{self, Command, MoreLines};
 
 impl Engine {
     pub(super) async fn command(
@@ -39,16 +43,24 @@ impl Engine {
             self.reply(ctx, buf, None, text).await?;
             return Ok(Decision::Refused);
         }
-        match cmd {
-            Command::Open { title, severity } => {
-                open::handle(self, ctx, buf, title, severity, msg_id).await
-            }
+        let decision = match cmd {
+            Command::Open {
+                title,
+                severity,
+                description,
+            } => open::handle(self, ctx, buf, title, severity, description, msg_id).await,
             Command::Ack { incident } => ack::handle(self, ctx, buf, incident).await,
             Command::Update { incident, text } => {
                 update::handle(self, ctx, buf, incident, text).await
             }
             Command::Status { incident, status } => {
                 status::handle(self, ctx, buf, incident, status).await
+            }
+            Command::Severity { incident, severity } => {
+                severity::handle(self, ctx, buf, incident, severity).await
+            }
+            Command::Title { incident, title } => {
+                title::handle(self, ctx, buf, incident, title).await
             }
             Command::Commander { incident, person } => {
                 commander::handle(self, ctx, buf, incident, person).await
@@ -62,10 +74,17 @@ impl Engine {
                 resolve::handle(self, ctx, buf, incident, summary).await
             }
             Command::Show { incident } => show::handle(self, ctx, buf, incident).await,
-            Command::List => list::handle(self, ctx, buf).await,
+            Command::Timeline { incident } => timeline::handle(self, ctx, buf, incident).await,
+            Command::List { resolved } => list::handle(self, ctx, buf, resolved).await,
             Command::Sla { at } => sla::handle(self, ctx, buf, at).await,
             Command::Help { topic } => help::handle(self, ctx, buf, topic).await,
             Command::Oncall { set } => oncall::handle(self, ctx, buf, set).await,
+        }?;
+        let unused = command::more_lines(&ctx.ev.text);
+        if unused > 0 && command::spec(name).is_some_and(|s| s.more_lines == MoreLines::Unused) {
+            self.reply(ctx, buf, None, render::lines_not_used(name, unused))
+                .await?;
         }
+        Ok(decision)
     }
 }

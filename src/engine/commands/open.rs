@@ -1,5 +1,5 @@
-//! `!incident open [sev] <title>`: the incident, a thread in every incident channel, the
-//! announcement, and the ack timers.
+//! `!incident open <title> [sev]`: the incident, a thread in every incident channel, the
+//! announcement, the ack timers, and the lines after the command as its first update.
 
 use chrono::Duration;
 
@@ -16,6 +16,7 @@ pub(super) async fn handle(
     buf: &mut TxBuffer<'_>,
     title: String,
     severity: Severity,
+    description: Option<String>,
     msg_id: i64,
 ) -> Result<Decision, EngineError> {
     let started_at = ctx.ev.sent_at;
@@ -70,7 +71,18 @@ pub(super) async fn handle(
         buf.push(d).await?;
     }
     schedule_ack_timers(e, &inc, buf).await?;
-    let text = render::opened_reply(&e.settings.calendar, &inc, &places);
+    // The lines after the command: the first update, recorded and relayed as one.
+    let described = match &description {
+        Some(text) => {
+            e.timeline(buf, &inc, ctx, TimelineKind::Update, text)
+                .await?;
+            let relay = render::status_update(&inc, &ctx.actor.display, text);
+            e.relay(&inc, relay, buf).await?;
+            text.lines().filter(|l| !l.trim().is_empty()).count()
+        }
+        None => 0,
+    };
+    let text = render::opened_reply(&e.settings.calendar, &inc, &places, described);
     let mut d = NewDelivery::to_channel(&ctx.ev.platform, &ctx.ev.channel, Style::Reply, text);
     d.incident_id = Some(inc.id.0);
     if source_has_thread {

@@ -4,15 +4,16 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::chat::Inbound;
 use crate::domain::calendar::BusinessCalendar;
-use crate::domain::incident::{Incident, IncidentId, Status};
+use crate::domain::incident::{Incident, IncidentId, Severity, Status};
 use crate::domain::oncall::OnCall;
 use crate::domain::people::Actor;
 use crate::domain::sla::{SlaAssessment, SlaOutcome, human_duration};
 
+pub mod export;
 mod show;
 mod timers;
 
-pub use show::{ShowFacts, show};
+pub use show::{SHOWN_EVENTS, ShowFacts, show, timeline};
 pub use timers::*;
 
 /// `2026-11-24 10:15:00 EST`
@@ -112,9 +113,59 @@ pub fn list(cal: &BusinessCalendar, open: &[Incident]) -> String {
     out
 }
 
+/// The reply to `!incident list resolved [since]`.
+pub fn list_resolved(
+    cal: &BusinessCalendar,
+    since: DateTime<Utc>,
+    listed: &[Incident],
+    total: i64,
+) -> String {
+    if listed.is_empty() {
+        return format!("No incident resolved since {}.", local(cal, since));
+    }
+    let mut out = format!(
+        "{total} incident(s) resolved since {}, latest first:",
+        local(cal, since)
+    );
+    for i in listed {
+        let lasted = i
+            .resolved_at
+            .map(|r| format!(" after {}", human_duration(r - i.started_at)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "\n  {} - resolved {}{}{}",
+            headline(i),
+            i.resolved_at
+                .map(|r| local(cal, r))
+                .unwrap_or_else(|| "?".into()),
+            lasted,
+            i.resolution
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    let left = total - listed.len() as i64;
+    if left > 0 {
+        out.push_str(&format!(
+            "\n  … and {left} earlier, not shown: give a later date or a shorter span."
+        ));
+    }
+    out
+}
+
 // Replies to commands.
 
-/// Once per incident, to someone who reacted instead of acknowledging.
+/// After a command that does not use the lines after its own.
+pub fn lines_not_used(command: &str, n: usize) -> String {
+    format!(
+        "Only the first line is a command: the {n} line{} after `{command}` {} not used.",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "was" } else { "were" }
+    )
+}
+
+/// Once per person and incident, to someone who reacted instead of acknowledging.
 pub fn reaction_is_no_ack(who: &str, id: IncidentId) -> String {
     format!(
         "{}, a reaction does not acknowledge {}: reactions carry no timestamp. Post a message in the thread (or `!inc ack {}`) to acknowledge it.",
@@ -173,9 +224,15 @@ pub fn opened_announcement(i: &Incident, opener: &str, places: &[String]) -> Str
     )
 }
 
-/// The reply to `!incident open`, where it was written.
-pub fn opened_reply(cal: &BusinessCalendar, i: &Incident, places: &[String]) -> String {
-    if places.is_empty() {
+/// The reply to `!incident open`, where it was written; `described` is how many lines after
+/// the command became its first update.
+pub fn opened_reply(
+    cal: &BusinessCalendar,
+    i: &Incident,
+    places: &[String],
+    described: usize,
+) -> String {
+    let mut s = if places.is_empty() {
         format!(
             "Opened {} but no incident channel is configured, so no thread was created.",
             i.id
@@ -188,7 +245,15 @@ pub fn opened_reply(cal: &BusinessCalendar, i: &Incident, places: &[String]) -> 
             places.join(", "),
             local_short(cal, i.ack_deadline)
         )
+    };
+    if described > 0 {
+        s.push_str(&format!(
+            " The {described} line{} after the command {} its first update.",
+            if described == 1 { "" } else { "s" },
+            if described == 1 { "is" } else { "are" }
+        ));
     }
+    s
 }
 
 pub fn on_call(cal: &BusinessCalendar, rotation: &str, cur: &OnCall, next: &OnCall) -> String {
@@ -244,6 +309,20 @@ pub fn status_changed(i: &Incident, was: Status, who: &str) -> String {
         i.status,
         was,
         who
+    )
+}
+
+pub fn severity_changed(i: &Incident, was: Severity, who: &str) -> String {
+    format!(
+        "📣 {} severity {} → {} by {}: {}",
+        i.id, was, i.severity, who, i.title
+    )
+}
+
+pub fn title_changed(i: &Incident, was: &str, who: &str) -> String {
+    format!(
+        "📣 {} [{} {}] renamed by {}: {} (was: {})",
+        i.id, i.severity, i.status, who, i.title, was
     )
 }
 

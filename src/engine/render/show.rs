@@ -18,7 +18,8 @@ pub struct ShowFacts {
 }
 
 /// Everything about one incident: its state, the SLA, where its threads are, what was
-/// delivered, the pending timers and the last ten timeline entries.
+/// delivered, the pending timers and the last ten timeline entries (saying how many more
+/// there are).
 pub fn show(
     cal: &BusinessCalendar,
     inc: &Incident,
@@ -127,22 +128,58 @@ pub fn show(
         }
     }
     let timeline = &facts.timeline;
-    let skip = timeline.len().saturating_sub(10);
-    s.push_str("\n  timeline:");
-    for ev in timeline.iter().skip(skip) {
+    let skip = timeline.len().saturating_sub(SHOWN_EVENTS);
+    if skip == 0 {
+        s.push_str("\n  timeline:");
+    } else {
         s.push_str(&format!(
-            "\n    {} {} by {} ({} {}){}",
-            local(cal, ev.at),
-            ev.kind,
-            ev.actor,
-            ev.source.platform,
-            ev.source.channel,
-            if ev.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", ev.detail)
-            }
+            "\n  timeline (the last {SHOWN_EVENTS} of {}):",
+            timeline.len()
         ));
+    }
+    for ev in timeline.iter().skip(skip) {
+        s.push_str(&format!("\n    {}", timeline_line(cal, ev)));
+    }
+    if skip > 0 {
+        s.push_str(&format!(
+            "\n    … {skip} earlier event{} not shown: !inc timeline {}",
+            if skip == 1 { "" } else { "s" },
+            inc.id
+        ));
+    }
+    s
+}
+
+/// How many timeline events `show` lists (the latest).
+pub const SHOWN_EVENTS: usize = 10;
+
+/// One timeline event, as `show` and `timeline` list it.
+fn timeline_line(cal: &BusinessCalendar, ev: &TimelineEvent) -> String {
+    format!(
+        "{} {} by {} ({} {}){}",
+        local(cal, ev.at),
+        ev.kind,
+        ev.actor,
+        ev.source.platform,
+        ev.source.channel,
+        if ev.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", ev.detail)
+        }
+    )
+}
+
+/// The text of `!incident timeline`: every event, oldest first.
+pub fn timeline(cal: &BusinessCalendar, inc: &Incident, events: &[TimelineEvent]) -> String {
+    let mut s = format!(
+        "{}: the whole timeline, {} event{}",
+        headline(inc),
+        events.len(),
+        if events.len() == 1 { "" } else { "s" }
+    );
+    for ev in events {
+        s.push_str(&format!("\n  {}", timeline_line(cal, ev)));
     }
     s
 }

@@ -57,6 +57,60 @@ impl Engine {
         .await
     }
 
+    /// After a severity change. Before the ack breach nothing is armed yet (the breach arms
+    /// the path of the severity the incident has then). After it, the pending steps give way
+    /// to the new severity's path: its steps still ahead are armed, and when some are
+    /// already behind and no step has paged yet, the latest of those fires now, so raising
+    /// the severity after a breach pages at once without replaying every step.
+    pub(crate) async fn replan_escalation(
+        &self,
+        inc: &Incident,
+        buf: &mut TxBuffer<'_>,
+    ) -> Result<(), StoreError> {
+        let breached = buf
+            .tx
+            .has_timeline(inc.id.0, TimelineKind::AckBreached.as_str())
+            .await?;
+        if !inc.awaits_ack() || !breached {
+            return Ok(());
+        }
+        buf.tx
+            .cancel_timers(inc.id.0, &[TimerKind::Escalation.as_str()])
+            .await?;
+        let Some(path) = self.settings.paging.escalation.path_for(inc.severity) else {
+            return Ok(());
+        };
+        let paged = buf
+            .tx
+            .has_timeline(inc.id.0, TimelineKind::EscalationStep.as_str())
+            .await?;
+        let now = buf.now;
+        let behind = path
+            .steps
+            .iter()
+            .rposition(|s| inc.ack_deadline + s.after <= now);
+        for (i, step) in path.steps.iter().enumerate() {
+            let due_at = inc.ack_deadline + step.after;
+            let due_at = if due_at > now {
+                due_at
+            } else if !paged && Some(i) == behind {
+                now
+            } else {
+                continue;
+            };
+            buf.tx
+                .add_timer(&NewTimer {
+                    incident_id: Some(inc.id.0),
+                    kind: TimerKind::Escalation.as_str().into(),
+                    due_at,
+                    payload: i.to_string(),
+                })
+                .await?;
+            buf.timer_at(due_at);
+        }
+        Ok(())
+    }
+
     pub(super) async fn fire_escalation_step(
         &self,
         inc: &Incident,
