@@ -390,7 +390,22 @@ pub trait Store: Send + Sync + 'static {
     async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>>;
     /// Pending timers due by `now` (at start: the ones that fell due while Flare was down).
     async fn overdue_timers(&self, now: DateTime<Utc>) -> Result<i64>;
+    /// A cheap query: the database answers (`/readyz`).
+    async fn ping(&self) -> Result<()>;
+    /// The figures `/metrics` reads at scrape time.
+    async fn gauges(&self) -> Result<Gauges>;
     async fn close(&self);
+}
+
+/// Counts read for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Open incidents by severity (`SEV1`); severities without one are absent.
+    pub open_by_severity: Vec<(String, i64)>,
+    /// Outbox rows by platform and status (`pending`, `sent`, `failed`).
+    pub deliveries: Vec<(String, String, i64)>,
+    /// When the oldest pending row of each platform entered the outbox.
+    pub oldest_pending: Vec<(String, DateTime<Utc>)>,
 }
 
 pub type SharedStore = Arc<dyn Store>;
