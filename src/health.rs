@@ -45,7 +45,11 @@ pub fn watch(adapter: &dyn ChatAdapter) {
         platform: adapter.name().to_string(),
         connected,
         since: Utc::now(),
-        detail: if connected { String::new() } else { "connecting".into() },
+        detail: if connected {
+            String::new()
+        } else {
+            "connecting".into()
+        },
         reconnects: 0,
         up_once: connected,
     };

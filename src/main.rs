@@ -251,7 +251,10 @@ fn healthz_url(config: &flare::config::Config) -> Result<String> {
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
-    Ok(format!("http://{}/healthz", std::net::SocketAddr::new(ip, addr.port())))
+    Ok(format!(
+        "http://{}/healthz",
+        std::net::SocketAddr::new(ip, addr.port())
+    ))
 }
 
 async fn healthcheck(url: &str, timeout: Duration) -> ExitCode {

@@ -29,8 +29,7 @@ const ACK_BUCKETS: &[f64] = &[
     30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0,
 ];
 const RELAY_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    300.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 ];
 const LATENESS_BUCKETS: &[f64] = &[
     0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
@@ -72,17 +71,47 @@ fn build() -> Option<PrometheusHandle> {
 }
 
 fn describe() {
-    describe_gauge!(OPEN_INCIDENTS, "Open incidents (investigating, identified, monitoring), by severity.");
-    describe_counter!(ACKS, "Acknowledgements, by whether the ack SLA was met or breached.");
-    describe_histogram!(ACK_LATENCY, "Seconds from an incident's start to its acknowledgement.");
-    describe_gauge!(DELIVERIES, "Outbox rows (messages to post), by platform and state (pending, sent, failed).");
+    describe_gauge!(
+        OPEN_INCIDENTS,
+        "Open incidents (investigating, identified, monitoring), by severity."
+    );
+    describe_counter!(
+        ACKS,
+        "Acknowledgements, by whether the ack SLA was met or breached."
+    );
+    describe_histogram!(
+        ACK_LATENCY,
+        "Seconds from an incident's start to its acknowledgement."
+    );
+    describe_gauge!(
+        DELIVERIES,
+        "Outbox rows (messages to post), by platform and state (pending, sent, failed)."
+    );
     describe_gauge!(OUTBOX_DEPTH, "Messages waiting to be posted, by platform.");
-    describe_gauge!(OUTBOX_OLDEST, "Age in seconds of the oldest message waiting to be posted, by platform (0 when none waits).");
-    describe_histogram!(RELAY_LATENCY, "Seconds from a message's entry in the outbox to its posting, by platform.");
-    describe_histogram!(TIMER_LATENESS, "Seconds a durable timer fired after it was due, by kind.");
-    describe_gauge!(ADAPTER_CONNECTED, "1 when the chat platform is connected, else 0.");
-    describe_counter!(ADAPTER_RECONNECTS, "Times the chat platform's connection came back after being up.");
-    describe_gauge!(DATABASE_UP, "1 when the last scrape could read the database, else 0.");
+    describe_gauge!(
+        OUTBOX_OLDEST,
+        "Age in seconds of the oldest message waiting to be posted, by platform (0 when none waits)."
+    );
+    describe_histogram!(
+        RELAY_LATENCY,
+        "Seconds from a message's entry in the outbox to its posting, by platform."
+    );
+    describe_histogram!(
+        TIMER_LATENESS,
+        "Seconds a durable timer fired after it was due, by kind."
+    );
+    describe_gauge!(
+        ADAPTER_CONNECTED,
+        "1 when the chat platform is connected, else 0."
+    );
+    describe_counter!(
+        ADAPTER_RECONNECTS,
+        "Times the chat platform's connection came back after being up."
+    );
+    describe_gauge!(
+        DATABASE_UP,
+        "1 when the last scrape could read the database, else 0."
+    );
 }
 
 /// An acknowledgement was committed: whether it met the SLA, and how long after the start.

@@ -33,7 +33,12 @@ fn addr(f: &TestFlare) -> SocketAddr {
     f.running.http.expect("the HTTP server listens")
 }
 
-async fn request(method: &str, addr: SocketAddr, path: &str, body: Vec<u8>) -> (u16, String, String) {
+async fn request(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    body: Vec<u8>,
+) -> (u16, String, String) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -120,7 +125,10 @@ async fn readyz_is_503_while_a_platform_never_connected() {
         {
             break body;
         }
-        assert!(tokio::time::Instant::now() < deadline, "readyz never said why: {body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "readyz never said why: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(last["status"], "not_ready", "{last}");
@@ -253,7 +261,10 @@ async fn nothing_changes_state_over_http_other_methods_are_405() {
             let (status, _, _) = request(method, a, path, b"{}".to_vec()).await;
             assert_eq!(status, 405, "{method} {path}");
         }
-        assert_eq!(request("HEAD", a, path, Vec::new()).await.0, get(a, path).await.0);
+        assert_eq!(
+            request("HEAD", a, path, Vec::new()).await.0,
+            get(a, path).await.0
+        );
     }
     f.running.shutdown(Duration::from_secs(5)).await;
 }
@@ -275,7 +286,10 @@ async fn oversized_and_malformed_requests_get_4xx() {
         "GET /healthz HTTP/1.1\r\nno colon here\r\n\r\n",
     ] {
         let status = raw_status(a, raw.as_bytes()).await;
-        assert!((400..500).contains(&status) || status == 505, "{raw:?}: {status}");
+        assert!(
+            (400..500).contains(&status) || status == 505,
+            "{raw:?}: {status}"
+        );
     }
     f.running.shutdown(Duration::from_secs(5)).await;
 }
@@ -303,7 +317,9 @@ async fn a_request_over_the_time_limit_is_408() {
         }),
     );
     let app = flare::http::app(slow, Duration::from_millis(100));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let a = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let started = std::time::Instant::now();
@@ -325,8 +341,7 @@ async fn the_server_is_off_when_configured_so() {
 #[test]
 fn a_bad_listen_address_is_a_problem_with_its_key() {
     for bad in ["localhost:8080", "8080", "127.0.0.1", "0.0.0.0:70000"] {
-        let err = match flare::config::parse(&format!("[http]\nlisten = \"{bad}\"\n"), Vec::new())
-        {
+        let err = match flare::config::parse(&format!("[http]\nlisten = \"{bad}\"\n"), Vec::new()) {
             Ok(_) => panic!("{bad} accepted"),
             Err(e) => e,
         };
@@ -357,18 +372,28 @@ async fn metrics_cover_incidents_acks_deliveries_timers_and_links() {
 
     // INC-1 acknowledged at once (SLA met); INC-2 only after its deadline (breached), once its
     // reminder and breach timers have fired.
-    f.type_lines(&["!inc open Checkout API returns 500 sev2"]).await;
+    f.type_lines(&["!inc open Checkout API returns 500 sev2"])
+        .await;
     f.expect_console("Opened INC-1", 1).await;
-    f.type_lines(&["/user bob", "!inc ack INC-1", "/user alice"]).await;
+    f.type_lines(&["/user bob", "!inc ack INC-1", "/user alice"])
+        .await;
     f.expect_console("acknowledged by bob", 1).await;
     f.type_lines(&["!inc open Search is slow sev1"]).await;
     f.expect_console("Opened INC-2", 1).await;
     clock.advance(Span::minutes(20));
-    let fired = f.running.engine.fire_due_timers(50).await.expect("timers fire");
+    let fired = f
+        .running
+        .engine
+        .fire_due_timers(50)
+        .await
+        .expect("timers fire");
     assert!(fired >= 1, "the ack timers of INC-2 fire");
     f.type_lines(&["/user bob", "!inc ack INC-2"]).await;
     f.expect_console("acknowledged by bob", 2).await;
-    assert!(f.running.flush(Duration::from_secs(10)).await, "everything relayed");
+    assert!(
+        f.running.flush(Duration::from_secs(10)).await,
+        "everything relayed"
+    );
 
     let _turn = SCRAPE.lock().await;
     let (status, ctype, text) = get(a, "/metrics").await;
@@ -387,25 +412,79 @@ async fn metrics_cover_incidents_acks_deliveries_timers_and_links() {
         "flare_adapter_reconnects_total",
         "flare_database_up",
     ] {
-        assert!(text.contains(&format!("# HELP {family} ")), "{family}:\n{text}");
-        assert!(text.contains(&format!("# TYPE {family} ")), "{family}:\n{text}");
+        assert!(
+            text.contains(&format!("# HELP {family} ")),
+            "{family}:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("# TYPE {family} ")),
+            "{family}:\n{text}"
+        );
     }
     assert_eq!(value(&text, "flare_open_incidents{severity=\"SEV1\"}"), 1.0);
     assert_eq!(value(&text, "flare_open_incidents{severity=\"SEV2\"}"), 1.0);
     assert_eq!(value(&text, "flare_open_incidents{severity=\"SEV3\"}"), 0.0);
     assert!(value(&text, "flare_acknowledgements_total{sla=\"met\"}") >= met_before + 1.0);
-    assert!(value(&text, "flare_acknowledgements_total{sla=\"breached\"}") >= breached_before + 1.0);
-    assert!(value(&text, "flare_ack_latency_seconds_count") >= 2.0, "{text}");
+    assert!(
+        value(&text, "flare_acknowledgements_total{sla=\"breached\"}") >= breached_before + 1.0
+    );
+    assert!(
+        value(&text, "flare_ack_latency_seconds_count") >= 2.0,
+        "{text}"
+    );
     // INC-2 was acknowledged 20 minutes after its start: above the 900 s bucket.
-    assert!(text.contains("flare_ack_latency_seconds_bucket{le=\"1800\"}"), "{text}");
-    assert!(value(&text, "flare_deliveries{platform=\"console\",state=\"sent\"}") >= 4.0);
-    assert_eq!(value(&text, "flare_deliveries{platform=\"console\",state=\"pending\"}"), 0.0);
-    assert_eq!(value(&text, "flare_outbox_depth{platform=\"console\"}"), 0.0);
-    assert_eq!(value(&text, "flare_outbox_oldest_pending_age_seconds{platform=\"console\"}"), 0.0);
-    assert!(value(&text, "flare_relay_latency_seconds_count{platform=\"console\"}") >= 4.0);
-    assert!(value(&text, "flare_timer_lateness_seconds_count{kind=\"ack_breach\"}") >= 1.0, "{text}");
-    assert_eq!(value(&text, "flare_adapter_connected{platform=\"console\"}"), 1.0);
-    assert_eq!(value(&text, "flare_adapter_reconnects_total{platform=\"console\"}"), 0.0);
+    assert!(
+        text.contains("flare_ack_latency_seconds_bucket{le=\"1800\"}"),
+        "{text}"
+    );
+    assert!(
+        value(
+            &text,
+            "flare_deliveries{platform=\"console\",state=\"sent\"}"
+        ) >= 4.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "flare_deliveries{platform=\"console\",state=\"pending\"}"
+        ),
+        0.0
+    );
+    assert_eq!(
+        value(&text, "flare_outbox_depth{platform=\"console\"}"),
+        0.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "flare_outbox_oldest_pending_age_seconds{platform=\"console\"}"
+        ),
+        0.0
+    );
+    assert!(
+        value(
+            &text,
+            "flare_relay_latency_seconds_count{platform=\"console\"}"
+        ) >= 4.0
+    );
+    assert!(
+        value(
+            &text,
+            "flare_timer_lateness_seconds_count{kind=\"ack_breach\"}"
+        ) >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "flare_adapter_connected{platform=\"console\"}"),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "flare_adapter_reconnects_total{platform=\"console\"}"
+        ),
+        0.0
+    );
     assert_eq!(value(&text, "flare_database_up"), 1.0);
     promtool_check(&text);
     drop(_turn);
@@ -428,10 +507,26 @@ async fn metrics_show_the_outbox_waiting_when_a_platform_is_down() {
     clock.advance(Span::minutes(3));
     let _turn = SCRAPE.lock().await;
     let (_, _, text) = get(a, "/metrics").await;
-    assert!(value(&text, "flare_outbox_depth{platform=\"down\"}") >= 1.0, "{text}");
-    assert!(value(&text, "flare_deliveries{platform=\"down\",state=\"pending\"}") >= 1.0);
-    assert!(value(&text, "flare_outbox_oldest_pending_age_seconds{platform=\"down\"}") > 0.0);
-    assert_eq!(value(&text, "flare_adapter_connected{platform=\"down\"}"), 0.0);
+    assert!(
+        value(&text, "flare_outbox_depth{platform=\"down\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            &text,
+            "flare_deliveries{platform=\"down\",state=\"pending\"}"
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            &text,
+            "flare_outbox_oldest_pending_age_seconds{platform=\"down\"}"
+        ) > 0.0
+    );
+    assert_eq!(
+        value(&text, "flare_adapter_connected{platform=\"down\"}"),
+        0.0
+    );
     assert_eq!(value(&text, "flare_open_incidents{severity=\"SEV3\"}"), 1.0);
     promtool_check(&text);
     drop(_turn);

@@ -100,7 +100,14 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_problems_with_their_key() {
-        for bad in ["localhost", "8080", "127.0.0.1", "127.0.0.1:99999", "http://x:1", "::1:80"] {
+        for bad in [
+            "localhost",
+            "8080",
+            "127.0.0.1",
+            "127.0.0.1:99999",
+            "http://x:1",
+            "::1:80",
+        ] {
             let p = with_listen(bad).address().expect_err(bad);
             assert_eq!(p.key, "http.listen", "{bad}");
         }

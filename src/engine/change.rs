@@ -111,16 +111,20 @@ impl Engine {
         buf: &mut TxBuffer<'_>,
     ) -> Result<bool, StoreError> {
         let cal = &self.settings.calendar;
-        let done = self.change(ctx, inc, buf, |inc| {
-            let met =
-                inc.acknowledge(ctx.ev.sent_at, &ctx.actor.display, ctx.place(), cal.zone())?;
-            let relay = render::acknowledged(cal, inc, &ctx.actor.display, &ctx.place());
-            Ok(Change::new(kind, render::sla_outcome(met), relay).ending(ACK_TIMERS))
-        })
-        .await?;
+        let done = self
+            .change(ctx, inc, buf, |inc| {
+                let met =
+                    inc.acknowledge(ctx.ev.sent_at, &ctx.actor.display, ctx.place(), cal.zone())?;
+                let relay = render::acknowledged(cal, inc, &ctx.actor.display, &ctx.place());
+                Ok(Change::new(kind, render::sla_outcome(met), relay).ending(ACK_TIMERS))
+            })
+            .await?;
         if done {
             let at = ctx.ev.sent_at;
-            let met = matches!(inc.ack_outcome(at), crate::domain::sla::SlaOutcome::Met { .. });
+            let met = matches!(
+                inc.ack_outcome(at),
+                crate::domain::sla::SlaOutcome::Met { .. }
+            );
             buf.acked.push((met, at - inc.started_at));
         }
         Ok(done)

@@ -59,7 +59,10 @@ pub(crate) async fn run(
                 Err(OpenError::Transient(reason, after)) => {
                     let wait = after.unwrap_or_else(|| backoff.next_delay());
                     tracing::warn!(slack = %adapter.cfg.name, %reason, ?wait, "socket mode connect failed; retrying");
-                    crate::health::down(adapter.as_ref(), &format!("socket mode connect failed: {reason}"));
+                    crate::health::down(
+                        adapter.as_ref(),
+                        &format!("socket mode connect failed: {reason}"),
+                    );
                     tokio::time::sleep(wait).await;
                     continue;
                 }
