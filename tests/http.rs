@@ -575,3 +575,42 @@ fn promtool_check(text: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[tokio::test]
+async fn flare_healthcheck_exits_0_only_when_healthz_answers() {
+    let f = console_flare(tuesday_10am()).await;
+    let a = addr(&f);
+    let check = |args: Vec<String>, env: Vec<(&'static str, String)>| async move {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_flare"))
+            .arg("healthcheck")
+            .args(args)
+            .env_remove("FLARE_CONFIG")
+            .envs(env)
+            .output()
+            .await
+            .expect("flare runs")
+            .status
+            .code()
+    };
+    let url = |a: SocketAddr| format!("http://{a}/healthz");
+    assert_eq!(check(vec!["--url".into(), url(a)], vec![]).await, Some(0));
+    // From the configured listen address; a wildcard address is asked on loopback.
+    let wildcard = format!("0.0.0.0:{}", a.port());
+    assert_eq!(
+        check(vec![], vec![("FLARE__HTTP__LISTEN", wildcard)]).await,
+        Some(0)
+    );
+    // Nothing listening, a path that is not healthz, the server turned off.
+    let closed = format!("127.0.0.1:{}", free_port());
+    assert_eq!(
+        check(vec![], vec![("FLARE__HTTP__LISTEN", closed)]).await,
+        Some(1)
+    );
+    let nope = format!("http://{a}/nope");
+    assert_eq!(check(vec!["--url".into(), nope], vec![]).await, Some(1));
+    assert_eq!(
+        check(vec![], vec![("FLARE__HTTP__LISTEN", String::new())]).await,
+        Some(1)
+    );
+    f.running.shutdown(Duration::from_secs(5)).await;
+}
