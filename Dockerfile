@@ -15,6 +15,12 @@ WORKDIR /var/lib/flare
 RUN mkdir -p data && chown flare:flare data
 VOLUME ["/var/lib/flare/data"]
 USER flare
-# No HEALTHCHECK yet: Flare has no HTTP health endpoint until the status-page work lands.
+# The HTTP server (health, readiness, metrics) listens on every interface in the container;
+# publish the port (docker-compose.yml does). Outside a container the default is 127.0.0.1.
+ENV FLARE__HTTP__LISTEN=0.0.0.0:8080
+EXPOSE 8080
+# The image has no curl or wget: `flare healthcheck` asks /healthz on http.listen itself.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["flare", "healthcheck", "--timeout", "3s"]
 ENTRYPOINT []
 CMD ["flare", "run"]

@@ -26,6 +26,8 @@ pub struct Running {
     pub adapters: Vec<Arc<dyn ChatAdapter>>,
     /// Push inbound events here to have them handled (adapters do; tests may too).
     pub inbound: mpsc::Sender<Inbound>,
+    /// Where the HTTP server (health, readiness, metrics) listens; `None` when it is off.
+    pub http: Option<std::net::SocketAddr>,
     shutdown: watch::Sender<bool>,
     engine_task: JoinHandle<()>,
     tasks: Vec<JoinHandle<()>>,
@@ -99,6 +101,16 @@ pub async fn start_with(
     let (inbound_tx, inbound_rx) = mpsc::channel::<Inbound>(4096);
     let stats = Arc::new(Stats::default());
     let mut tasks = Vec::new();
+    let ops = crate::http::Ops {
+        store: store.clone(),
+        adapters: adapters.clone(),
+    };
+    let http = crate::http::start(&config.http, crate::http::ops_router(Arc::new(ops)))
+        .await?
+        .map(|(addr, task)| {
+            tasks.push(task);
+            addr
+        });
     let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
     for adapter in &adapters {
         let worker = Worker::new(
@@ -117,15 +129,19 @@ pub async fn start_with(
     for adapter in &adapters {
         let adapter = adapter.clone();
         let sink = inbound_tx.clone();
+        crate::health::watch(adapter.as_ref());
         adapter_tasks.push(tokio::spawn(async move {
             let name = adapter.name().to_string();
-            match adapter.run(sink).await {
+            match adapter.clone().run(sink).await {
                 Ok(()) => tracing::info!(platform = %name, "adapter stopped"),
-                Err(e) => tracing::error!(
-                    platform = %name,
-                    error = format!("{e:#}"),
-                    "adapter stopped; the other platforms keep working"
-                ),
+                Err(e) => {
+                    crate::health::down(adapter.as_ref(), &format!("stopped: {e:#}"));
+                    tracing::error!(
+                        platform = %name,
+                        error = format!("{e:#}"),
+                        "adapter stopped; the other platforms keep working"
+                    )
+                }
             }
         }));
     }
@@ -136,6 +152,7 @@ pub async fn start_with(
         stats,
         adapters,
         inbound: inbound_tx,
+        http,
         shutdown,
         engine_task,
         tasks,
@@ -353,6 +370,9 @@ impl Running {
         for t in self.tasks {
             t.abort();
             let _ = t.await;
+        }
+        for a in &self.adapters {
+            crate::health::forget(a.as_ref());
         }
         self.store.close().await;
     }

@@ -57,6 +57,16 @@ enum Cmd {
     Migrate,
     /// List every pending timer with its due time.
     Timers,
+    /// Ask a running Flare's /healthz (for a container HEALTHCHECK): exit 0 when it answers
+    /// 200 within the timeout, else 1.
+    Healthcheck {
+        /// The URL to ask (default: /healthz on `http.listen`).
+        #[arg(long)]
+        url: Option<String>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
     /// List the events Flare could not record (dead letters), with their errors.
     DeadLetters {
         /// Print exactly one JSON array.
@@ -183,6 +193,13 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Cmd::Export { incident, format }) => {
             let loaded = load_config(path.as_deref())?;
             export(&loaded, &incident, format).await
+        }
+        Some(Cmd::Healthcheck { url, timeout }) => {
+            let url = match url {
+                Some(u) => u,
+                None => healthz_url(&load_config(path.as_deref())?.config)?,
+            };
+            Ok(healthcheck(&url, timeout).await)
         }
         Some(Cmd::Run) => {
             let loaded = load_config(path.as_deref())?;
@@ -362,6 +379,48 @@ async fn export(loaded: &Loaded, incident: &str, format: ExportFormat) -> Result
     Ok(ExitCode::SUCCESS)
 }
 
+/// `/healthz` on the configured listen address (a wildcard address asked on loopback).
+fn healthz_url(config: &flare::config::Config) -> Result<String> {
+    let addr = config
+        .http
+        .address()
+        .map_err(|p| anyhow::anyhow!("{p}"))?
+        .context("the HTTP server is off (http.listen = \"\" or http.enabled = false)")?;
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    Ok(format!(
+        "http://{}/healthz",
+        std::net::SocketAddr::new(ip, addr.port())
+    ))
+}
+
+async fn healthcheck(url: &str, timeout: Duration) -> ExitCode {
+    let client = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("flare healthcheck: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(url).send().await {
+        Ok(r) if r.status().is_success() => {
+            println!("{url}: {}", r.status());
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            eprintln!("flare healthcheck: {url}: {}", r.status());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("flare healthcheck: {url}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(loaded: Loaded) -> Result<ExitCode> {
     let clock: SharedClock = Arc::new(SystemClock);
     let running =
@@ -372,6 +431,9 @@ async fn run(loaded: Loaded) -> Result<ExitCode> {
              [[slack]] or [[rocketchat]] section to the configuration (see \
              config/flare.example.toml), or try it with `flare console`"
         );
+    }
+    if let Some(addr) = running.http {
+        tracing::info!("status and health on http://{addr}");
     }
     tracing::info!(
         platforms = running.adapters.len(),
@@ -407,6 +469,10 @@ async fn console(loaded: Loaded) -> Result<ExitCode> {
         config.console.channel,
         flare::chat::console::HELP
     );
+    if let Some(addr) = running.http {
+        // On stderr: stdout is the chat.
+        eprintln!("Flare: status and health on http://{addr}");
+    }
     tokio::select! {
         _ = closed.wait_for(|c| *c) => {}
         _ = shutdown_signal() => {}

@@ -16,6 +16,9 @@ command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || need_pkgs+=(
 # The IRC TLS test makes its own CA and certificates with the openssl command.
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 command -v setpriv >/dev/null 2>&1 || need_pkgs+=(util-linux)
+# tests/http.rs checks /metrics with `promtool check metrics` (policy-rc.d below keeps the
+# package's Prometheus server from starting).
+command -v promtool >/dev/null 2>&1 || need_pkgs+=(prometheus)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing Debian packages: ${need_pkgs[*]} (run as root, or: sudo apt-get install ${need_pkgs[*]})"

@@ -4,6 +4,7 @@
 //! Loading never stops at the first problem: every unknown key, type error and invalid value is
 //! collected as a [`Problem`] naming its key path, so `flare check-config` can list them all.
 
+pub mod http;
 pub mod irc;
 pub mod rocketchat;
 pub mod slack;
@@ -54,6 +55,8 @@ pub struct Config {
     pub nudges: NudgesConfig,
     /// Scheduled announcements (`[[announcement]]`).
     pub announcement: Vec<AnnouncementConfig>,
+    /// The HTTP server: health, readiness and metrics (`[http]`).
+    pub http: http::HttpConfig,
 }
 
 /// The configuration file, read and checked once: the sections as written (the adapters and

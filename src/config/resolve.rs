@@ -43,6 +43,7 @@ impl Settings {
         check_people(c, &mut problems);
         let paging = Paging::from_config(c).map_err(|p| problems.extend(p)).ok();
         check_platforms(c, &mut problems);
+        c.http.check(&mut problems);
         match (calendar, sla, reminders, paging) {
             (Some(calendar), Some(sla), Some(reminders), Some(paging)) if problems.is_empty() => {
                 Ok(Settings {

@@ -373,6 +373,9 @@ impl Worker {
         marks: &mut Vec<(i64, String)>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let platform = self.adapter.name();
+        if result.is_ok() {
+            crate::measure::relayed(platform, self.clock.now() - row.created_at);
+        }
         match result {
             Ok(sent) if row.new.style == Style::ThreadRoot => {
                 // A root is recorded at once: later rows and the engine look its thread up.

@@ -104,10 +104,14 @@ impl Engine {
             buf.earliest_timer,
         );
         let opened = std::mem::take(&mut buf.opened);
+        let acked = std::mem::take(&mut buf.acked);
         let written = std::mem::take(&mut buf.written);
         let incidents = std::mem::take(&mut buf.incidents);
         if wrote || count > 0 {
             let ids = tx.commit_outbox().await?;
+            for (met, latency) in acked {
+                crate::measure::acknowledged(met, latency);
+            }
             if !incidents.is_empty() {
                 let mut known = self.known();
                 if known.latest.len() + incidents.len() > KNOWN_MAX {

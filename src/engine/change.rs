@@ -111,13 +111,23 @@ impl Engine {
         buf: &mut TxBuffer<'_>,
     ) -> Result<bool, StoreError> {
         let cal = &self.settings.calendar;
-        self.change(ctx, inc, buf, |inc| {
-            let met =
-                inc.acknowledge(ctx.ev.sent_at, &ctx.actor.display, ctx.place(), cal.zone())?;
-            let relay = render::acknowledged(cal, inc, &ctx.actor.display, &ctx.place());
-            Ok(Change::new(kind, render::sla_outcome(met), relay).ending(ACK_TIMERS))
-        })
-        .await
+        let done = self
+            .change(ctx, inc, buf, |inc| {
+                let met =
+                    inc.acknowledge(ctx.ev.sent_at, &ctx.actor.display, ctx.place(), cal.zone())?;
+                let relay = render::acknowledged(cal, inc, &ctx.actor.display, &ctx.place());
+                Ok(Change::new(kind, render::sla_outcome(met), relay).ending(ACK_TIMERS))
+            })
+            .await?;
+        if done {
+            let at = ctx.ev.sent_at;
+            let met = matches!(
+                inc.ack_outcome(at),
+                crate::domain::sla::SlaOutcome::Met { .. }
+            );
+            buf.acked.push((met, at - inc.started_at));
+        }
+        Ok(done)
     }
 
     /// The incident a command is about: named, or the thread's. Replies when there is none.

@@ -32,6 +32,8 @@ pub(crate) struct TxBuffer<'t> {
     pub(super) recorded: HashMap<(String, String, String), Option<i64>>,
     /// Incidents this transaction opened (known to exist once it commits).
     pub(crate) opened: Vec<i64>,
+    /// Acknowledgements made (SLA met, time from the start), counted once it commits.
+    pub(crate) acked: Vec<(bool, chrono::Duration)>,
     /// The transaction may go on `Known` incidents unread (`Engine::mirror_unread`).
     pub(super) guess: bool,
 }
@@ -50,6 +52,7 @@ impl<'t> TxBuffer<'t> {
             threads: HashMap::new(),
             recorded: HashMap::new(),
             opened: Vec::new(),
+            acked: Vec::new(),
             guess: false,
         }
     }

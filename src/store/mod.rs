@@ -474,8 +474,23 @@ pub trait Store: Send + Sync + 'static {
     async fn add_dead_letter(&self, d: &DeadLetter, reply: Option<&NewDelivery>) -> Result<()>;
     /// Every dead letter, oldest first.
     async fn dead_letters(&self) -> Result<Vec<DeadLetterRow>>;
+    /// A cheap query: the database answers (`/readyz`).
+    async fn ping(&self) -> Result<()>;
+    /// The figures `/metrics` reads at scrape time.
+    async fn gauges(&self) -> Result<Gauges>;
     /// Closes the connections; on SQLite first copies the WAL into the database file.
     async fn close(&self);
+}
+
+/// Counts read for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// Open incidents by severity (`SEV1`); severities without one are absent.
+    pub open_by_severity: Vec<(String, i64)>,
+    /// Outbox rows by platform and status (`pending`, `sent`, `failed`).
+    pub deliveries: Vec<(String, String, i64)>,
+    /// When the oldest pending row of each platform entered the outbox.
+    pub oldest_pending: Vec<(String, DateTime<Utc>)>,
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -151,6 +151,26 @@ impl<D: Dialect> Store for SqlStore<D> {
         self.read_dead_letters().await
     }
 
+    async fn ping(&self) -> Result<()> {
+        self.fetch_all(PING, &[]).await.map(drop)
+    }
+
+    async fn gauges(&self) -> Result<Gauges> {
+        let mut g = Gauges::default();
+        for r in self.fetch_all(OPEN_BY_SEVERITY, &[]).await? {
+            g.open_by_severity.push((r.text("severity")?, r.int("n")?));
+        }
+        for r in self.fetch_all(DELIVERIES_BY_STATE, &[]).await? {
+            g.deliveries
+                .push((r.text("platform")?, r.text("status")?, r.int("n")?));
+        }
+        for r in self.fetch_all(OLDEST_PENDING, &[]).await? {
+            g.oldest_pending
+                .push((r.text("platform")?, r.time("created_at")?));
+        }
+        Ok(g)
+    }
+
     async fn close(&self) {
         // SQLite: everything into the database file and the WAL cut to nothing, so that the
         // file alone is a complete copy once Flare has stopped.

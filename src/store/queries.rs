@@ -424,3 +424,17 @@ pub(crate) fn select_fired_timers() -> String {
         AND ($1 IS NULL OR incident_id = $1) ORDER BY fired_at, id"
     )
 }
+
+/// What `/metrics` and `/readyz` read (`Store::ping`, `Store::gauges`).
+pub(crate) const PING: &str = "SELECT 1 AS n";
+
+pub(crate) const OPEN_BY_SEVERITY: &str = "SELECT severity, COUNT(*) AS n FROM incidents \
+    WHERE status IN ('investigating', 'identified', 'monitoring') GROUP BY severity";
+
+pub(crate) const DELIVERIES_BY_STATE: &str =
+    "SELECT platform, status, COUNT(*) AS n FROM deliveries GROUP BY platform, status";
+
+/// The oldest pending row of each platform (ids grow with time; plain columns decode alike on
+/// both databases, an aggregate's would not).
+pub(crate) const OLDEST_PENDING: &str = "SELECT platform, created_at FROM deliveries \
+    WHERE id IN (SELECT MIN(id) FROM deliveries WHERE status = 'pending' GROUP BY platform)";

@@ -67,6 +67,10 @@ pub fn config(toml: &str, dir: &tempfile::TempDir) -> Config {
             format!("sqlite://{}/flare.db", dir.path().display()),
         ));
     }
+    if !toml.contains("[http]") {
+        // A free port each: tests run side by side.
+        env.push(("FLARE__HTTP__LISTEN".to_string(), "127.0.0.1:0".to_string()));
+    }
     match Config::from_str_with_env(toml, env) {
         Ok(c) => c,
         Err(e) => panic!("test config invalid: {e}"),

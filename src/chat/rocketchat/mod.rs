@@ -169,6 +169,7 @@ impl ChatAdapter for RocketChatAdapter {
                         wait_ms = wait.as_millis() as u64,
                         "rocketchat disconnected: {reason}; reconnecting"
                     );
+                    crate::health::down(self.as_ref(), &format!("disconnected: {reason}"));
                     tokio::time::sleep(wait).await;
                 }
             }

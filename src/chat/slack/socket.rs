@@ -53,11 +53,16 @@ pub(crate) async fn run(
                 Ok(close) => {
                     conns.insert(next_id, close);
                     backoff.reset();
+                    crate::health::up(adapter.as_ref());
                 }
                 Err(OpenError::Fatal(e)) => return Err(e),
                 Err(OpenError::Transient(reason, after)) => {
                     let wait = after.unwrap_or_else(|| backoff.next_delay());
                     tracing::warn!(slack = %adapter.cfg.name, %reason, ?wait, "socket mode connect failed; retrying");
+                    crate::health::down(
+                        adapter.as_ref(),
+                        &format!("socket mode connect failed: {reason}"),
+                    );
                     tokio::time::sleep(wait).await;
                     continue;
                 }
@@ -87,6 +92,9 @@ pub(crate) async fn run(
             ConnEvent::Replace(_) => {}
             ConnEvent::Closed(id) => {
                 conns.remove(&id);
+                if conns.is_empty() {
+                    crate::health::down(adapter.as_ref(), "socket mode connection lost");
+                }
             }
             ConnEvent::Fatal(reason) => {
                 for (_, close) in conns.drain() {

@@ -53,6 +53,9 @@ impl Engine {
         buf.flush().await?;
         let platforms = std::mem::take(&mut buf.platforms);
         tx.commit().await?;
+        for t in &timers {
+            crate::measure::timer_fired(&t.new.kind, now - t.new.due_at);
+        }
         for p in &platforms {
             self.wake.notify(p);
         }

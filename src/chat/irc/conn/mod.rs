@@ -56,6 +56,7 @@ pub(super) async fn run(adapter: Arc<IrcAdapter>, sink: InboundSink) -> anyhow::
                 }
                 let wait = backoff.next_delay();
                 tracing::warn!(network = %name, %why, wait_ms = wait.as_millis() as u64, "IRC link lost, reconnecting");
+                crate::health::down(adapter.as_ref(), &format!("IRC link lost: {why}"));
                 sleep(wait).await;
             }
         }

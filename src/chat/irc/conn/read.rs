@@ -166,6 +166,7 @@ pub(super) async fn drive<R: AsyncBufRead + Unpin>(
                     Step::Welcome { nick, mask, caps } => {
                         registered = true;
                         tracing::info!(network = %name, %nick, caps = ?caps, "registered on IRC");
+                        crate::health::up(adapter.as_ref());
                         let mut st = adapter.state();
                         st.nick = nick;
                         st.mask = mask;
