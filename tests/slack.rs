@@ -43,7 +43,15 @@ struct Running {
 }
 
 impl Running {
+    /// The next event, done with at once (as the engine is once it committed it).
     async fn next(&mut self) -> Inbound {
+        let ev = self.next_held().await;
+        ev.done();
+        ev
+    }
+
+    /// The next event, not done with yet: its envelope stays unacknowledged.
+    async fn next_held(&mut self) -> Inbound {
         timeout(WAIT, self.rx.recv())
             .await
             .expect("an inbound event in time")
@@ -293,6 +301,11 @@ async fn slash_command_is_acked_with_an_ephemeral_reply_and_becomes_a_command() 
     fake.add_user("U0BOB", "bob");
     let mut r = connected(&fake).await;
     let env = fake.send_slash(INC, "U0BOB", "open db down");
+    let ev = r.next_held().await;
+    // Acked once Flare is done with the command, not before.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(fake.acks(&env).is_empty(), "acked before the command was done");
+    ev.done();
     let ack = fake.wait_ack(&env, WAIT).await.expect("acked");
     assert!(
         ack.latency < Duration::from_millis(500),
@@ -302,7 +315,6 @@ async fn slash_command_is_acked_with_an_ephemeral_reply_and_becomes_a_command() 
     let payload = ack.payload.expect("ack carries the ephemeral reply");
     assert_eq!(payload["response_type"], "ephemeral");
     assert_eq!(payload["text"], "Working on it: `open db down`");
-    let ev = r.next().await;
     assert_eq!(ev.text, "!incident open db down");
     assert_eq!(
         (
@@ -462,12 +474,12 @@ async fn redelivered_envelope_is_processed_once() {
     let mut r = connected(&fake).await;
     fake.lose_next_acks(1);
     let (_, env) = fake.user_posts(INC, "U0ALICE", "ack", None);
+    assert_eq!(r.next().await.text, "ack");
     assert!(
         fake.wait_ack(&env, WAIT).await.is_some(),
         "the redelivery is acked"
     );
     assert!(fake.deliveries(&env) >= 2, "the fake redelivered it");
-    assert_eq!(r.next().await.text, "ack");
     r.quiet(Duration::from_millis(400)).await;
     fake.assert_no_violations();
 }

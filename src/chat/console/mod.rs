@@ -113,6 +113,7 @@ impl ConsoleAdapter {
             text,
             message_id: id,
             sent_at: self.clock.now(),
+            receipt: None,
         }
     }
 
