@@ -49,6 +49,7 @@ impl Bench {
             text: text.into(),
             message_id: format!("bench-{}", self.seq),
             sent_at: Utc::now(),
+            receipt: None,
         }
     }
 

@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::chat::{ChannelRole, ChatAdapter, Inbound};
+use crate::chat::{ChannelRole, ChatAdapter, Inbound, IncidentThread};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::delivery::{RetryPolicy, Stats, Wake, Worker};
@@ -89,6 +89,7 @@ pub async fn start_with(
         adapters.push(adapter);
         roles.extend(r);
     }
+    restore_threads(&store, &adapters).await?;
     let wake = Arc::new(Wake::new(adapters.iter().map(|a| a.name())));
     let engine = Arc::new(Engine::new(
         store.clone(),
@@ -160,6 +161,31 @@ pub async fn start_with(
     })
 }
 
+/// Tells each adapter the threads of the incidents not resolved yet, so it is present
+/// wherever their replies come (IRC's incident channels) from its first connection on.
+async fn restore_threads(store: &SharedStore, adapters: &[Arc<dyn ChatAdapter>]) -> anyhow::Result<()> {
+    let mut tx = store.begin().await.context("reading the open incidents")?;
+    let mut threads: HashMap<String, Vec<IncidentThread>> = HashMap::new();
+    for inc in tx.open_incidents().await.context("reading the open incidents")? {
+        for t in tx.threads(inc.id.0).await.context("reading incident threads")? {
+            if let Some(thread) = t.thread_ref {
+                threads.entry(t.platform).or_default().push(IncidentThread {
+                    incident: t.incident_id,
+                    channel: t.channel,
+                    thread,
+                });
+            }
+        }
+    }
+    drop(tx);
+    for a in adapters {
+        if let Some(ts) = threads.get(a.name()) {
+            a.restore_threads(ts);
+        }
+    }
+    Ok(())
+}
+
 /// Handles inbound events in arrival order. What has queued up while the engine was busy is
 /// handled as one batch in one transaction (group commit), so a burst costs one commit rather
 /// than one per message; an idle engine takes each event as it comes. A database that is
@@ -168,6 +194,10 @@ pub async fn start_with(
 /// A reply whose thread root is still being sent is parked and tried again shortly; later
 /// events of the same channel queue up behind it, so a channel's events are still handled
 /// (and mirrored) in the order they arrived.
+///
+/// An event's receipt fires once Flare is done with it (committed, duplicate, ignored or
+/// given up), never before its transaction commits; a parked event's fires when it is
+/// finally handled, so a platform may redeliver it meanwhile (the engine dedupes it).
 async fn engine_loop(engine: Arc<Engine>, mut inbound: mpsc::Receiver<Inbound>) {
     let mut parked: HashMap<(String, String), Parked> = HashMap::new();
     let mut next_retry = tokio::time::Instant::now();
@@ -241,12 +271,16 @@ async fn handle_batch(engine: &Engine, batch: &[Inbound]) -> Vec<Inbound> {
     if batch.len() > 1 {
         match engine.handle_batch(batch).await {
             Ok(outcomes) => {
-                return batch
-                    .iter()
-                    .zip(outcomes)
-                    .filter(|(_, o)| o.decision == crate::engine::Decision::UnknownThread)
-                    .map(|(ev, _)| ev.clone())
-                    .collect();
+                // The batch committed: every event not parked is done.
+                let mut park = Vec::new();
+                for (ev, o) in batch.iter().zip(outcomes) {
+                    if o.decision == crate::engine::Decision::UnknownThread {
+                        park.push(ev.clone());
+                    } else {
+                        ev.done();
+                    }
+                }
+                return park;
             }
             Err(e) => {
                 tracing::warn!(error = %e, events = batch.len(), "batch failed; handling its events one by one");
@@ -262,6 +296,8 @@ async fn handle_batch(engine: &Engine, batch: &[Inbound]) -> Vec<Inbound> {
             || handle_one(engine, ev).await == Handled::UnknownThread
         {
             park.push(ev.clone());
+        } else {
+            ev.done();
         }
     }
     park
@@ -292,7 +328,9 @@ async fn retry_parked(engine: &Engine, parked: &mut HashMap<(String, String), Pa
                 }
                 tracing::warn!(platform = %ev.platform, channel = %ev.channel, message = %ev.message_id, "a reply in a thread that never became known; ignored");
             }
-            p.queue.pop_front();
+            if let Some(ev) = p.queue.pop_front() {
+                ev.done();
+            }
             p.tries = 1;
         }
     }

@@ -43,7 +43,15 @@ struct Running {
 }
 
 impl Running {
+    /// The next event, done with at once (as the engine is once it committed it).
     async fn next(&mut self) -> Inbound {
+        let ev = self.next_held().await;
+        ev.done();
+        ev
+    }
+
+    /// The next event, not done with yet: its envelope stays unacknowledged.
+    async fn next_held(&mut self) -> Inbound {
         timeout(WAIT, self.rx.recv())
             .await
             .expect("an inbound event in time")
@@ -293,6 +301,11 @@ async fn slash_command_is_acked_with_an_ephemeral_reply_and_becomes_a_command() 
     fake.add_user("U0BOB", "bob");
     let mut r = connected(&fake).await;
     let env = fake.send_slash(INC, "U0BOB", "open db down");
+    let ev = r.next_held().await;
+    // Acked once Flare is done with the command, not before.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(fake.acks(&env).is_empty(), "acked before the command was done");
+    ev.done();
     let ack = fake.wait_ack(&env, WAIT).await.expect("acked");
     assert!(
         ack.latency < Duration::from_millis(500),
@@ -302,7 +315,6 @@ async fn slash_command_is_acked_with_an_ephemeral_reply_and_becomes_a_command() 
     let payload = ack.payload.expect("ack carries the ephemeral reply");
     assert_eq!(payload["response_type"], "ephemeral");
     assert_eq!(payload["text"], "Working on it: `open db down`");
-    let ev = r.next().await;
     assert_eq!(ev.text, "!incident open db down");
     assert_eq!(
         (
@@ -462,12 +474,12 @@ async fn redelivered_envelope_is_processed_once() {
     let mut r = connected(&fake).await;
     fake.lose_next_acks(1);
     let (_, env) = fake.user_posts(INC, "U0ALICE", "ack", None);
+    assert_eq!(r.next().await.text, "ack");
     assert!(
         fake.wait_ack(&env, WAIT).await.is_some(),
         "the redelivery is acked"
     );
     assert!(fake.deliveries(&env) >= 2, "the fake redelivered it");
-    assert_eq!(r.next().await.text, "ack");
     r.quiet(Duration::from_millis(400)).await;
     fake.assert_no_violations();
 }
@@ -1051,5 +1063,96 @@ async fn transient_failures_at_start_are_retried_with_backoff_not_in_a_loop() {
         open[1].at - open[0].at >= Duration::from_secs(1),
         "waited for Retry-After"
     );
+    fake.assert_no_violations();
+}
+
+// ---------- The fake itself ----------
+
+/// A bare Socket Mode client: opens a connection and reads frames.
+async fn raw_socket(
+    fake: &FakeSlack,
+) -> tokio_tungstenite::WebSocketStream<
+    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+> {
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}apps.connections.open", fake.api_base))
+        .bearer_auth(APP_TOKEN)
+        .send()
+        .await
+        .expect("http")
+        .json()
+        .await
+        .expect("json");
+    let url = v["url"].as_str().expect("url").to_string();
+    tokio_tungstenite::connect_async(url).await.expect("ws").0
+}
+
+/// The envelopes the next frames carry (hello skipped), until `quiet` passes without one.
+async fn envelopes<S>(ws: &mut S, quiet: Duration) -> Vec<serde_json::Value>
+where
+    S: futures_util::Stream<
+            Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+        > + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut out = Vec::new();
+    while let Ok(Some(Ok(m))) = timeout(quiet, ws.next()).await {
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = m {
+            let v: serde_json::Value = serde_json::from_str(&t).expect("json frame");
+            if v.get("envelope_id").is_some() {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_fake_redelivers_unacked_envelopes_on_a_new_connection() {
+    use futures_util::SinkExt;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let fake = FakeSlack::start(&[INC]).await;
+    fake.set_redeliver_after(Duration::from_secs(60));
+    // Queued while no app is connected: a message, a slash command, another message.
+    let (_, e1) = fake.user_posts(INC, "U0ALICE", "one", None);
+    let e2 = fake.send_slash(INC, "U0BOB", "open db down");
+    let (_, e3) = fake.user_posts(INC, "U0ALICE", "three", None);
+    let mut ws = raw_socket(&fake).await;
+    let got = envelopes(&mut ws, Duration::from_millis(300)).await;
+    let ids: Vec<&str> = got.iter().filter_map(|v| v["envelope_id"].as_str()).collect();
+    assert_eq!(ids, [e1.as_str(), e2.as_str(), e3.as_str()], "first delivery, in order");
+    assert!(
+        got.iter().all(|v| v["retry_attempt"].as_u64().unwrap_or(0) == 0),
+        "{got:?}"
+    );
+    // Only the first is acked before the connection goes away.
+    let ack = json!({"envelope_id": e1}).to_string();
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(ack.into()))
+        .await
+        .expect("ack");
+    assert!(fake.wait_ack(&e1, WAIT).await.is_some());
+    drop(ws);
+    assert!(fake.wait_for_closed(1, WAIT).await.is_some());
+
+    let mut ws = raw_socket(&fake).await;
+    let got = envelopes(&mut ws, Duration::from_millis(300)).await;
+    let ids: Vec<&str> = got.iter().filter_map(|v| v["envelope_id"].as_str()).collect();
+    assert_eq!(ids, [e2.as_str(), e3.as_str()], "the unacked ones, again");
+    for v in &got {
+        assert_eq!(v["retry_attempt"], 1, "{v}");
+        assert_eq!(v["retry_reason"], "timeout", "{v}");
+    }
+    for e in [&e2, &e3] {
+        let ack = json!({"envelope_id": e}).to_string();
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(ack.into()))
+            .await
+            .expect("ack");
+        assert!(fake.wait_ack(e, WAIT).await.is_some());
+    }
+    drop(ws);
+    assert!(fake.wait_for_closed(2, WAIT).await.is_some());
+    // Everything acked: a third connection gets nothing.
+    let mut ws = raw_socket(&fake).await;
+    assert!(envelopes(&mut ws, Duration::from_millis(300)).await.is_empty());
     fake.assert_no_violations();
 }

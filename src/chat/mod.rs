@@ -9,7 +9,7 @@ pub mod rocketchat;
 pub mod slack;
 pub mod text;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -66,6 +66,50 @@ pub struct Inbound {
     pub message_id: String,
     /// The platform's own timestamp of the message (server-time, Slack `ts`, Rocket.Chat `ts`).
     pub sent_at: DateTime<Utc>,
+    /// Fired by the engine loop once Flare is done with the event (see [`Receipt`]); `None`
+    /// for platforms that have nothing to confirm.
+    pub receipt: Option<Receipt>,
+}
+
+impl Inbound {
+    /// Tells the adapter that Flare is done with this event (see [`Receipt`]).
+    pub fn done(&self) {
+        if let Some(r) = &self.receipt {
+            r.done();
+        }
+    }
+}
+
+type Completion = Box<dyn FnOnce() + Send>;
+
+/// What an adapter runs once Flare is done with an inbound event: its transaction committed,
+/// or it was a duplicate, ignored, or finally failed. Slack acknowledges its Socket Mode
+/// envelope then, so an event Flare dies holding is never acknowledged and Slack delivers it
+/// again. Clones share one completion, which runs at most once.
+#[derive(Clone)]
+pub struct Receipt(Arc<Mutex<Option<Completion>>>);
+
+impl Receipt {
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Receipt {
+        Receipt(Arc::new(Mutex::new(Some(Box::new(f)))))
+    }
+
+    /// Runs the completion, the first time only.
+    pub fn done(&self) {
+        let f = match self.0.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(f) = f {
+            f();
+        }
+    }
+}
+
+impl std::fmt::Debug for Receipt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Receipt")
+    }
 }
 
 /// One message for an adapter to send. `text` is always plain text: the adapter escapes it and
@@ -116,6 +160,15 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// An incident thread recorded for an adapter, as the engine addressed it: the channel its
+/// root was sent to and the thread id the adapter returned for it ([`Sent::thread`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentThread {
+    pub incident: i64,
+    pub channel: String,
+    pub thread: String,
+}
+
 /// Where adapters push inbound events.
 pub type InboundSink = mpsc::Sender<Inbound>;
 
@@ -129,6 +182,12 @@ pub trait ChatAdapter: Send + Sync + 'static {
     fn kind(&self) -> PlatformKind;
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()>;
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError>;
+
+    /// Called once at start, before `run`, with the threads of this adapter's incidents that
+    /// are not resolved, rebuilt from the database: an adapter that must be present somewhere
+    /// for them to hear replies (IRC's incident channels) is there once connected. Threads
+    /// that live in configured channels (Slack, Rocket.Chat) need nothing.
+    fn restore_threads(&self, _threads: &[IncidentThread]) {}
 
     /// Sends `msgs` in order, as `send` would each. Returns a result for each message tried:
     /// all of them, or those up to and including the first that failed; the rest were not

@@ -173,6 +173,7 @@ pub fn console_line(user: &str, text: &str, message_id: &str, sent_at: DateTime<
         text: text.into(),
         message_id: message_id.into(),
         sent_at,
+        receipt: None,
     }
 }
 

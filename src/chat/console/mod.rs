@@ -113,6 +113,7 @@ impl ConsoleAdapter {
             text,
             message_id: id,
             sent_at: self.clock.now(),
+            receipt: None,
         }
     }
 
@@ -210,6 +211,8 @@ fn decode_line(raw: &[u8]) -> Result<String, String> {
     }
 }
 
+// One value per input line, moved at once: boxing the event would buy nothing.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Nothing,
     Local(String),

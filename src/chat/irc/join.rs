@@ -4,7 +4,7 @@ use tokio::sync::oneshot;
 
 use super::message::Message;
 use super::{IrcAdapter, IrcChannelConfig, JOIN_WAIT, Outgoing};
-use crate::chat::SendError;
+use crate::chat::{IncidentThread, SendError};
 
 impl IrcAdapter {
     pub(crate) fn channel_config(&self, channel: &str) -> Option<&IrcChannelConfig> {
@@ -24,6 +24,18 @@ impl IrcAdapter {
         c.strip_prefix(&head.to_ascii_lowercase())
             .and_then(|n| n.parse::<i64>().ok())
             .filter(|n| *n > 0)
+    }
+
+    /// Remembers the incident channels of open incidents (from the database), so every
+    /// connection joins them as it joins the configured channels.
+    pub(crate) fn restore_incident_channels(&self, threads: &[IncidentThread]) {
+        let mut st = self.state();
+        for t in threads {
+            if self.incident_of_channel(&t.thread) == Some(t.incident) {
+                let f = st.fold(&t.thread);
+                st.incident_channels.insert(f, t.channel.clone());
+            }
+        }
     }
 
     /// Makes sure Flare is in `channel`, joining it if needed.

@@ -24,7 +24,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent};
+use crate::chat::{
+    ChatAdapter, InboundSink, IncidentThread, Outbound, PlatformKind, SendError, Sent,
+};
 use crate::config::Problem;
 
 use config::Resolved;
@@ -124,6 +126,10 @@ impl ChatAdapter for IrcAdapter {
 
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
         conn::run(self, inbound).await
+    }
+
+    fn restore_threads(&self, threads: &[IncidentThread]) {
+        self.restore_incident_channels(threads);
     }
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {

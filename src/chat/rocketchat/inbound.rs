@@ -43,6 +43,7 @@ impl RocketChatAdapter {
             text: String::new(),
             message_id: id.to_string(),
             sent_at: at,
+            receipt: None,
         };
         sink.send(inbound).await.is_ok()
     }
@@ -114,6 +115,7 @@ impl RocketChatAdapter {
             text,
             message_id: m.id,
             sent_at: m.ts,
+            receipt: None,
         })
     }
 }

@@ -41,6 +41,7 @@ impl Draft {
             text: self.text,
             message_id: self.message_id,
             sent_at: self.sent_at,
+            receipt: None,
         }
     }
 }
@@ -59,6 +60,11 @@ impl Dedupe {
             order: VecDeque::new(),
             cap: cap.max(1),
         }
+    }
+
+    /// Whether `id` was seen (within the memory window).
+    pub fn contains(&self, id: &str) -> bool {
+        self.seen.contains(id)
     }
 
     /// True the first time `id` is seen (within the memory window).

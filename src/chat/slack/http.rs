@@ -82,6 +82,7 @@ async fn handle(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes
                 .send(Work::Slash {
                     envelope_id: None,
                     draft,
+                    receipt: None,
                 })
                 .await;
         }
@@ -115,6 +116,7 @@ async fn handle(State(ep): State<Arc<Endpoint>>, headers: HeaderMap, body: Bytes
                 .send(Work::Event {
                     envelope_id: None,
                     payload: v,
+                    receipt: None,
                 })
                 .await;
             StatusCode::OK.into_response()

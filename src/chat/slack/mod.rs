@@ -1,9 +1,11 @@
 //! Slack adapter: Socket Mode (default) or the signed Events API over HTTP for inbound, the Web
 //! API with the bot token for outbound, and the `/incident` slash command.
 //!
-//! Inbound deliveries are acknowledged at once by the connection that got them, then handed to
-//! one dispatcher task that de-duplicates, decodes, looks up display names and pushes
-//! [`Inbound`] events, so slow name lookups never delay an ack and order is kept.
+//! Inbound deliveries are handed to one dispatcher task that de-duplicates, decodes, looks up
+//! display names and pushes [`Inbound`] events, in order. A Socket Mode envelope is
+//! acknowledged by the connection that got it once Flare is done with it (the event's
+//! transaction committed; at once when there is nothing for Flare in it), through the
+//! event's [`Receipt`].
 
 pub mod api;
 /// This adapter's section of the configuration (kept with the rest of the configuration).
@@ -26,24 +28,29 @@ use tokio::sync::{mpsc, watch};
 use self::api::{ApiError, Identity, WebApi};
 pub use self::config::{SlackConfig, SlackMode};
 use self::events::{Decoder, Dedupe, Draft};
-use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent, Style};
+use crate::chat::{
+    ChatAdapter, InboundSink, Outbound, PlatformKind, Receipt, SendError, Sent, Style,
+};
 use crate::retry::{Backoff, Policy};
 
 /// How many delivery ids (envelope and event ids) are remembered for de-duplication.
 const DEDUPE_MEMORY: usize = 8192;
 
-/// Work handed from a connection (or the HTTP endpoint) to the dispatcher, already acked.
+/// Work handed from a connection (or the HTTP endpoint) to the dispatcher, with the receipt
+/// that acks its envelope (Socket Mode; HTTP requests are answered at once).
 #[derive(Debug)]
 pub(crate) enum Work {
     /// An `events_api` payload (the `event_callback` wrapper).
     Event {
         envelope_id: Option<String>,
         payload: Value,
+        receipt: Option<Receipt>,
     },
-    /// A slash command, already decoded and answered.
+    /// A slash command, already decoded; its reply waits in the receipt's ack.
     Slash {
         envelope_id: Option<String>,
         draft: Draft,
+        receipt: Option<Receipt>,
     },
 }
 
@@ -132,34 +139,60 @@ impl SlackAdapter {
         }
     }
 
-    /// De-duplicates, decodes and pushes inbound events, in delivery order.
+    /// De-duplicates, decodes and pushes inbound events, in delivery order. A delivery is
+    /// remembered as seen once Flare is done with it: a redelivery of one still being handled
+    /// goes on to the engine, which dedupes it by message id, so an ack never runs ahead of
+    /// the commit.
     async fn dispatch(self: Arc<Self>, mut work: mpsc::Receiver<Work>, sink: InboundSink) {
         while let Some(w) = work.recv().await {
-            let draft = match w {
+            let (draft, keys, receipt) = match w {
                 Work::Event {
                     envelope_id,
                     payload,
+                    receipt,
                 } => {
                     let event_id = payload.get("event_id").and_then(Value::as_str);
-                    if !self.first_time(envelope_id.as_deref(), event_id) {
-                        tracing::debug!(?envelope_id, ?event_id, "duplicate delivery dropped");
+                    let keys = delivery_keys(envelope_id.as_deref(), event_id);
+                    let done = |why: &str| {
+                        tracing::debug!(?envelope_id, ?event_id, why, "delivery acked");
+                        self.remember(&keys);
+                        if let Some(r) = &receipt {
+                            r.done();
+                        }
+                    };
+                    if self.seen(&keys) {
+                        done("duplicate");
                         continue;
                     }
                     let Some(ev) = payload.get("event") else {
-                        tracing::debug!("events_api payload without event");
+                        done("events_api payload without event");
                         continue;
                     };
-                    let Some(me) = self.identity() else { continue };
+                    let Some(me) = self.identity() else {
+                        done("identity unknown");
+                        continue;
+                    };
                     match self.decoder.event(ev, &me) {
-                        Some(d) => d,
-                        None => continue,
+                        Some(d) => (d, keys, receipt),
+                        None => {
+                            done("nothing for Flare");
+                            continue;
+                        }
                     }
                 }
-                Work::Slash { envelope_id, draft } => {
-                    if !self.first_time(envelope_id.as_deref(), Some(&draft.message_id)) {
+                Work::Slash {
+                    envelope_id,
+                    draft,
+                    receipt,
+                } => {
+                    let keys = delivery_keys(envelope_id.as_deref(), Some(&draft.message_id));
+                    if self.seen(&keys) {
+                        if let Some(r) = &receipt {
+                            r.done();
+                        }
                         continue;
                     }
-                    draft
+                    (draft, keys, receipt)
                 }
             };
             let mut display = self.api.display_name(&draft.user).await;
@@ -182,20 +215,34 @@ impl SlackAdapter {
                         .map(|(_, n)| n.clone())
                 });
             }
-            let inbound = draft.into_inbound(&self.cfg.name, display);
+            let mut inbound = draft.into_inbound(&self.cfg.name, display);
+            let me = self.clone();
+            inbound.receipt = Some(Receipt::new(move || {
+                me.remember(&keys);
+                if let Some(r) = receipt {
+                    r.done();
+                }
+            }));
             if sink.send(inbound).await.is_err() {
                 return;
             }
         }
     }
 
-    fn first_time(&self, envelope_id: Option<&str>, event_id: Option<&str>) -> bool {
-        let Ok(mut d) = self.dedupe.lock() else {
-            return true;
+    /// Whether a delivery with any of these ids was already handled.
+    fn seen(&self, keys: &[String]) -> bool {
+        let Ok(d) = self.dedupe.lock() else {
+            return false;
         };
-        let env_new = envelope_id.is_none_or(|e| d.first_time(&format!("env:{e}")));
-        let ev_new = event_id.is_none_or(|e| d.first_time(&format!("ev:{e}")));
-        env_new && ev_new
+        keys.iter().any(|k| d.contains(k))
+    }
+
+    fn remember(&self, keys: &[String]) {
+        if let Ok(mut d) = self.dedupe.lock() {
+            for k in keys {
+                d.first_time(k);
+            }
+        }
     }
 
     async fn post(
@@ -234,6 +281,13 @@ impl SlackAdapter {
             e => Err(send_error(e)),
         }
     }
+}
+
+/// The de-duplication keys of a delivery: its envelope id and its event id.
+fn delivery_keys(envelope_id: Option<&str>, event_id: Option<&str>) -> Vec<String> {
+    let env = envelope_id.map(|e| format!("env:{e}"));
+    let ev = event_id.map(|e| format!("ev:{e}"));
+    env.into_iter().chain(ev).collect()
 }
 
 /// Slack's answer as a [`SendError`]: 429/5xx/network are temporary, error codes are not.

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::api::ApiError;
 use super::events::string_fields;
 use super::{BACKOFF, SlackAdapter, Work};
+use crate::chat::Receipt;
 use crate::retry::Backoff;
 
 /// How long a new connection may take to open and say hello.
@@ -189,11 +190,19 @@ async fn serve(
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut last_heard = Instant::now();
+    // Acks of envelopes Flare is done with, written by this connection (the one that got them).
+    let (acks, mut ack_rx) = mpsc::unbounded_channel::<String>();
     loop {
         tokio::select! {
             _ = &mut close => {
                 let _ = ws.close(None).await;
                 break;
+            }
+            Some(ack) = ack_rx.recv() => {
+                if let Err(e) = ws.send(Message::Text(ack.into())).await {
+                    tracing::info!(slack = %adapter.cfg.name, error = %e, "could not ack an envelope; Slack will deliver it again");
+                    break;
+                }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() > DEAD_AFTER {
@@ -208,7 +217,7 @@ async fn serve(
                 last_heard = Instant::now();
                 match frame {
                     Some(Ok(Message::Text(t))) => {
-                        if let Some(ev) = handle_frame(&adapter, &mut ws, &t, &work).await {
+                        if let Some(ev) = handle_frame(&adapter, &mut ws, &t, &work, &acks).await {
                             let fatal = matches!(ev, ConnEvent::Fatal(_));
                             let _ = events.send(match ev {
                                 ConnEvent::Replace(_) => ConnEvent::Replace(id),
@@ -233,13 +242,16 @@ async fn serve(
     let _ = events.send(ConnEvent::Closed(id));
 }
 
-/// Acks an envelope first, then hands its work on. Returns a connection event for
-/// `disconnect` frames.
+/// Hands an envelope's work on with a receipt that acks it once Flare is done with it (its
+/// transaction committed), so an envelope Flare dies holding is never acked and Slack
+/// delivers it again; an envelope with no work for Flare is acked at once. Returns a
+/// connection event for `disconnect` frames.
 async fn handle_frame(
     adapter: &SlackAdapter,
     ws: &mut Ws,
     text: &str,
     work: &mpsc::Sender<Work>,
+    acks: &mpsc::UnboundedSender<String>,
 ) -> Option<ConnEvent> {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -295,25 +307,34 @@ async fn handle_frame(
             tracing::info!(slack = %adapter.cfg.name, kind = other, "envelope type not handled; acked");
         }
     }
-    if let Err(e) = ws.send(Message::Text(ack.to_string().into())).await {
-        tracing::warn!(slack = %adapter.cfg.name, error = %e, "could not ack envelope");
-        return None;
-    }
+    let receipt = {
+        let (acks, ack) = (acks.clone(), ack.to_string());
+        // A connection gone by then drops the ack; Slack redelivers, the dispatcher acks that.
+        Receipt::new(move || {
+            let _ = acks.send(ack);
+        })
+    };
     let item = match (kind, slash) {
-        ("events_api", _) => Some(Work::Event {
+        ("events_api", _) => Work::Event {
             envelope_id: Some(envelope_id.to_string()),
             payload,
-        }),
-        (_, Some(draft)) => Some(Work::Slash {
+            receipt: Some(receipt),
+        },
+        // A slash command's ephemeral reply travels in the ack, so it too waits for the commit.
+        (_, Some(draft)) => Work::Slash {
             envelope_id: Some(envelope_id.to_string()),
             draft,
-        }),
-        _ => None,
+            receipt: Some(receipt),
+        },
+        _ => {
+            if let Err(e) = ws.send(Message::Text(ack.to_string().into())).await {
+                tracing::warn!(slack = %adapter.cfg.name, error = %e, "could not ack envelope");
+            }
+            return None;
+        }
     };
-    if let Some(item) = item
-        && work.send(item).await.is_err()
-    {
-        tracing::warn!(slack = %adapter.cfg.name, "dispatcher gone; event dropped");
+    if work.send(item).await.is_err() {
+        tracing::warn!(slack = %adapter.cfg.name, "dispatcher gone; envelope not acked");
     }
     None
 }

@@ -704,6 +704,7 @@ impl FakeSlack {
                 },
                 tx,
             });
+            redeliver_to_new(s, id);
             id
         });
         let closed_by = loop {
@@ -787,7 +788,8 @@ impl FakeSlack {
                     .iter()
                     .filter(|(id, p)| {
                         !s.acks.contains_key(*id)
-                            && p.attempts < 4
+                            && p.attempts >= 1
+                            && p.attempts < MAX_ATTEMPTS
                             && p.last_sent.elapsed() >= after
                     })
                     .map(|(id, _)| id.clone())
@@ -817,6 +819,54 @@ impl FakeSlack {
     }
 }
 
+/// Slack delivers an envelope once and retries it up to 3 times while it is not acked.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// As Slack does when an app connects: every envelope not acked yet that no open connection
+/// holds (queued while none was open, or written to one that went away unacked) goes out on
+/// the new connection, in the order it was first sent; one written before, as a retry.
+fn redeliver_to_new(s: &mut StateInner, conn: u64) {
+    let open = |c: u64| {
+        c != conn
+            && s
+                .conns
+                .iter()
+                .any(|k| k.info.id == c && k.info.closed_at.is_none())
+    };
+    let mut due: Vec<String> = s
+        .pending
+        .iter()
+        .filter(|(id, p)| {
+            !s.acks.contains_key(*id)
+                && p.attempts < MAX_ATTEMPTS
+                && (p.attempts == 0 || !open(p.conn))
+        })
+        .map(|(id, _)| id.clone())
+        .collect();
+    // Envelope ids start with their sequence number in fixed-width hex.
+    due.sort();
+    let Some(tx) = s.conns.iter().find(|c| c.info.id == conn).map(|c| c.tx.clone()) else {
+        return;
+    };
+    for id in due {
+        let Some(p) = s.pending.get_mut(&id) else {
+            continue;
+        };
+        if p.attempts > 0 {
+            p.frame["retry_attempt"] = json!(p.attempts);
+            p.frame["retry_reason"] = json!("timeout");
+        }
+        p.attempts += 1;
+        p.last_sent = Instant::now();
+        p.conn = conn;
+        let text = p.raw.clone().unwrap_or_else(|| p.frame.to_string());
+        let _ = tx.send(Out::Frame {
+            text,
+            envelope: Some(id),
+        });
+    }
+}
+
 /// The newest open connection (Slack sends each envelope to any one of them).
 fn current(s: &StateInner) -> Option<&Conn> {
     s.conns.iter().rev().find(|c| c.info.closed_at.is_none())
@@ -824,18 +874,23 @@ fn current(s: &StateInner) -> Option<&Conn> {
 
 fn deliver(s: &mut StateInner, envelope_id: &str, frame: Value) {
     let conn = current(s).map(|c| c.info.id).unwrap_or(0);
-    if let Some(c) = current(s) {
-        let _ = c.tx.send(Out::Frame {
-            text: frame.to_string(),
-            envelope: Some(envelope_id.to_string()),
-        });
-    }
+    // With no connection open it waits for the next one (`redeliver_to_new`).
+    let attempts = match current(s) {
+        Some(c) => {
+            let _ = c.tx.send(Out::Frame {
+                text: frame.to_string(),
+                envelope: Some(envelope_id.to_string()),
+            });
+            1
+        }
+        None => 0,
+    };
     s.pending.insert(
         envelope_id.to_string(),
         Pending {
             frame,
             raw: None,
-            attempts: 1,
+            attempts,
             last_sent: Instant::now(),
             conn,
         },

@@ -132,6 +132,7 @@ pub(super) fn privmsg(
         text,
         message_id,
         sent_at,
+        receipt: None,
     })
 }
 
