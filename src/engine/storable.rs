@@ -87,6 +87,7 @@ mod tests {
             text: text.into(),
             message_id: "1".into(),
             sent_at: chrono::Utc::now(),
+            receipt: None,
         }
     }
 
