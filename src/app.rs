@@ -101,6 +101,8 @@ pub async fn start_with(
     let mut tasks = Vec::new();
     let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
     for adapter in &adapters {
+        let (lane, name) = (wake.clone(), adapter.name().to_string());
+        adapter.on_connect(Box::new(move || lane.reconnected(&name)));
         let worker = Worker::new(
             store.clone(),
             clock.clone(),

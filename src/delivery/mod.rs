@@ -144,7 +144,8 @@ impl Worker {
             // Taken before the outbox is read, so a row handed over and dropped here was
             // committed before that read, and the read finds it.
             let handed = lane.take_handed();
-            let reread = lane.reread.swap(false, Ordering::SeqCst) || !clean;
+            let reconnected = lane.reconnected.swap(false, Ordering::SeqCst);
+            let reread = lane.reread.swap(false, Ordering::SeqCst) || !clean || reconnected;
             let source = if reread {
                 Source::Outbox
             } else if handed.iter().any(|r| r.id <= taken) {
@@ -154,7 +155,7 @@ impl Worker {
             } else {
                 Source::Handed(handed)
             };
-            let next = match self.drain(&platform, source, &mut taken).await {
+            let next = match self.drain(&platform, source, reconnected, &mut taken).await {
                 Ok((next, done)) => {
                     clean = done;
                     next
@@ -186,6 +187,7 @@ impl Worker {
         &self,
         platform: &str,
         source: Source,
+        reconnected: bool,
         taken: &mut i64,
     ) -> Result<(Option<Wait>, bool), StoreError> {
         let (rows, full) = match source {
@@ -200,7 +202,10 @@ impl Worker {
         if let Some(last) = rows.iter().map(|r| r.id).max() {
             *taken = (*taken).max(last);
         }
-        let mut pass = Pass::default();
+        let mut pass = Pass {
+            reconnected,
+            ..Pass::default()
+        };
         let result = self.drain_rows(rows, &mut pass).await;
         // Whatever happened to the rest, the sends that went out are recorded.
         self.flush_marks(&mut pass.marks).await?;
@@ -233,7 +238,10 @@ impl Worker {
             if pass.blocked.contains(&row.new.channel) {
                 continue;
             }
-            if row.next_attempt_at > self.clock.now() {
+            // A row waiting on its backoff after a failed try goes now if the adapter has
+            // connected again since: the failure was most likely the link that is back.
+            let retry_now = pass.reconnected && row.attempts > 0;
+            if row.next_attempt_at > self.clock.now() && !retry_now {
                 let at = row.next_attempt_at;
                 pass.block(&row.new.channel, at);
                 continue;
@@ -361,6 +369,8 @@ impl Worker {
             mentions: d.mentions.clone(),
             edit_of,
             delete_of,
+            bulk: d.bulk,
+            requester: d.requester.clone(),
         }))
     }
 
@@ -459,6 +469,8 @@ struct Pass {
     marks: Vec<(i64, String)>,
     /// Plain sends waiting to go out together.
     batch: Vec<(Delivery, Outbound)>,
+    /// The adapter connected again just before this pass.
+    reconnected: bool,
 }
 
 impl Pass {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::chat::{ChatAdapter, InboundSink, Outbound, PlatformKind, SendError, Sent};
+use crate::chat::{ChatAdapter, InboundSink, OnConnect, Outbound, PlatformKind, SendError, Sent};
 use crate::config::Problem;
 
 use config::Resolved;
@@ -45,6 +45,7 @@ pub struct IrcAdapter {
     state: Mutex<State>,
     /// Serialises sends (lines of one message stay together) and holds the flood bucket.
     sender: tokio::sync::Mutex<TokenBucket>,
+    connected: OnConnect,
 }
 
 impl IrcAdapter {
@@ -62,6 +63,7 @@ impl IrcAdapter {
             sender: tokio::sync::Mutex::new(TokenBucket::new(cfg.lines_per_second, cfg.burst)),
             resolved,
             cfg,
+            connected: OnConnect::default(),
         })
     }
 
@@ -124,6 +126,10 @@ impl ChatAdapter for IrcAdapter {
 
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
         conn::run(self, inbound).await
+    }
+
+    fn on_connect(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        self.connected.set(hook);
     }
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
