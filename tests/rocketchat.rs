@@ -74,6 +74,8 @@ fn outbound(delivery_id: i64, channel: &str, style: Style, text: &str) -> Outbou
         mentions: Vec::new(),
         edit_of: None,
         delete_of: None,
+        bulk: false,
+        requester: None,
     }
 }
 

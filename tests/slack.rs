@@ -84,6 +84,8 @@ fn outbound(style: Style, text: &str) -> Outbound {
         mentions: Vec::new(),
         edit_of: None,
         delete_of: None,
+        bulk: false,
+        requester: None,
     }
 }
 

@@ -103,6 +103,11 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgStore> 
             "outbox partial indexes",
             include_str!("../../migrations/postgres/0003_outbox_partial_indexes.sql"),
         ),
+        (
+            5,
+            "delivery priority",
+            include_str!("../../migrations/postgres/0005_delivery_priority.sql"),
+        ),
     ])
     .run(&pool)
     .await?;

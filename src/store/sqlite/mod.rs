@@ -126,6 +126,11 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
             "outbox partial indexes",
             include_str!("../../../migrations/sqlite/0003_outbox_partial_indexes.sql"),
         ),
+        (
+            5,
+            "delivery priority",
+            include_str!("../../../migrations/sqlite/0005_delivery_priority.sql"),
+        ),
     ])
     .run(&pool)
     .await?;
