@@ -1310,6 +1310,85 @@ async fn e2e_a_reconnect_retries_the_queue_at_once_ngircd() {
     e2e_a_reconnect_retries_the_queue_at_once(Kind::Ngircd).await;
 }
 
+/// Issue 20, item 8: at a slow flood rate, long answers (help, show) neither fill the channel
+/// nor hold up an incident announcement queued behind them: they go to the requester by
+/// NOTICE, behind everything else, and the channel gets one line pointing to each.
+async fn e2e_bulk_answers_never_delay_an_announcement(kind: Kind) {
+    let server = TestServer::start(kind);
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let bob = person(&server, "bob", &["#ops"]).await;
+    let toml = flare_toml(server.port)
+        .replace("lines_per_second = 50.0", "lines_per_second = 2.0")
+        .replace("burst = 20", "burst = 2");
+    let _flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    alice
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
+        .await;
+    alice.say("#ops", "!incident open database is down");
+    alice.expect(|l| from_flare(l, "Opened INC-1")).await;
+    alice.collect_for(Duration::from_millis(1500)).await;
+
+    alice.say("#ops", "!inc help");
+    alice.say("#ops", "!inc show INC-1");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bob.say("#ops", "!inc open checkout is broken");
+    let asked = std::time::Instant::now();
+    let notice = |l: &Line| {
+        l.is("NOTICE") && l.sender_nick() == Some("flare") && l.param(0) == Some("alice")
+    };
+    let start = alice.log.len();
+    let announced = alice
+        .expect_within(Duration::from_secs(15), |l| from_flare(l, "🔥 INC-2"))
+        .await;
+    let before: Vec<String> = alice.log[start..]
+        .iter()
+        .filter(|l| notice(l) || from_flare(l, ""))
+        .map(|l| l.raw.clone())
+        .collect();
+    assert!(announced.is_some(), "no announcement; before it: {before:#?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "the announcement came {:?} after the open",
+        asked.elapsed()
+    );
+    let bulk_before = before
+        .iter()
+        .filter(|l| !l.contains("by notice") && !l.contains("INC-2"))
+        .count();
+    assert!(bulk_before <= 2, "bulk lines went first: {before:#?}");
+
+    // The answers themselves reach alice, privately, in full.
+    let last_help = alice
+        .expect_within(Duration::from_secs(40), |l| {
+            notice(l) && text_of(l).contains("never a reaction")
+        })
+        .await;
+    assert!(last_help.is_some(), "the help's last line never came");
+    let pointers = alice
+        .log
+        .iter()
+        .filter(|l| from_flare(l, "alice: sent you the answer by notice"))
+        .count();
+    assert_eq!(pointers, 2, "one pointer per long answer");
+    assert!(
+        !alice
+            .log
+            .iter()
+            .any(|l| from_flare(l, "Flare commands") || from_flare(l, "never a reaction")),
+        "the help went to the channel"
+    );
+}
+
+#[tokio::test]
+async fn e2e_bulk_answers_never_delay_an_announcement_inspircd() {
+    e2e_bulk_answers_never_delay_an_announcement(Kind::Inspircd).await;
+}
+
+#[tokio::test]
+async fn e2e_bulk_answers_never_delay_an_announcement_ngircd() {
+    e2e_bulk_answers_never_delay_an_announcement(Kind::Ngircd).await;
+}
+
 #[tokio::test]
 async fn e2e_a_network_with_a_wrong_password_does_not_stop_the_others() {
     let locked = TestServer::start_with(

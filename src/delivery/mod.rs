@@ -233,7 +233,10 @@ impl Worker {
         Ok(())
     }
 
-    async fn drain_rows(&self, rows: Vec<Delivery>, pass: &mut Pass) -> Result<(), StoreError> {
+    async fn drain_rows(&self, mut rows: Vec<Delivery>, pass: &mut Pass) -> Result<(), StoreError> {
+        // What is due of normal priority goes before bulk answers; each keeps its order, and
+        // a channel that must wait holds back both (a bulk row never overtakes).
+        rows.sort_by_key(|r| r.new.bulk);
         for row in rows {
             if pass.blocked.contains(&row.new.channel) {
                 continue;
@@ -495,4 +498,108 @@ enum Wait {
 enum Source {
     Outbox,
     Handed(Vec<Delivery>),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::chat::{InboundSink, PlatformKind};
+
+    /// Records what it is asked to send, as `channel: text`.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ChatAdapter for Recorder {
+        fn name(&self) -> &str {
+            "rec"
+        }
+        fn kind(&self) -> PlatformKind {
+            PlatformKind::Console
+        }
+        async fn run(self: Arc<Self>, _inbound: InboundSink) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
+            let mut sent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            sent.push(format!("{}: {}", msg.channel, msg.text));
+            Ok(Sent {
+                remote_id: sent.len().to_string(),
+                thread: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn normal_rows_go_before_queued_bulk_ones_and_bulk_never_overtakes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/flare.db", dir.path().display());
+        let store = crate::store::open(&url, 1).await.expect("store");
+        let now = Utc::now();
+        let row = |channel: &str, text: &str, bulk: bool| NewDelivery {
+            bulk,
+            ..NewDelivery::to_channel("rec", channel, Style::Reply, text.into())
+        };
+        let mut tx = store.begin().await.expect("begin");
+        let rows = [
+            row("#a", "help", true),
+            row("#a", "show", true),
+            row("#a", "INC-2 opened", false),
+            row("#a", "INC-2 acknowledged", false),
+            row("#b", "list", true),
+            row("#c", "INC-1 update (waiting on a retry)", false),
+            row("#c", "sla", true),
+        ];
+        let mut ids = Vec::new();
+        for r in &rows {
+            ids.push(tx.enqueue(r, now).await.expect("enqueue"));
+        }
+        tx.commit().await.expect("commit");
+        store
+            .mark_retry(ids[5], "down", now + chrono::Duration::hours(1))
+            .await
+            .expect("retry");
+
+        let adapter = Arc::new(Recorder::default());
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(2),
+        };
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(crate::clock::SystemClock),
+            adapter.clone(),
+            Arc::new(Wake::new(["rec"])),
+            policy,
+            Arc::default(),
+        );
+        let mut taken = 0;
+        worker
+            .drain("rec", Source::Outbox, false, &mut taken)
+            .await
+            .expect("drain");
+        let sent = adapter.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let of = |c: &str| -> Vec<String> {
+            sent.iter()
+                .filter(|s| s.starts_with(c))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            of("#a"),
+            [
+                "#a: INC-2 opened",
+                "#a: INC-2 acknowledged",
+                "#a: help",
+                "#a: show"
+            ]
+        );
+        assert_eq!(of("#b"), ["#b: list"]);
+        assert!(of("#c").is_empty(), "bulk overtook a waiting row: {sent:?}");
+    }
 }

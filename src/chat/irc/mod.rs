@@ -6,6 +6,7 @@
 /// This adapter's section of the configuration (kept with the rest of the configuration).
 pub use crate::config::irc as config;
 mod batch;
+pub mod bulk;
 mod conn;
 mod echo;
 pub mod flood;
@@ -46,6 +47,7 @@ pub struct IrcAdapter {
     /// Serialises sends (lines of one message stay together) and holds the flood bucket.
     sender: tokio::sync::Mutex<TokenBucket>,
     connected: OnConnect,
+    bulk: bulk::BulkQueue,
 }
 
 impl IrcAdapter {
@@ -64,6 +66,7 @@ impl IrcAdapter {
             resolved,
             cfg,
             connected: OnConnect::default(),
+            bulk: Default::default(),
         })
     }
 
@@ -125,7 +128,10 @@ impl ChatAdapter for IrcAdapter {
     }
 
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
-        conn::run(self, inbound).await
+        let bulk = tokio::spawn(bulk::drain(self.clone()));
+        let ended = conn::run(self, inbound).await;
+        bulk.abort();
+        ended
     }
 
     fn on_connect(&self, hook: Box<dyn Fn() + Send + Sync>) {
@@ -134,6 +140,9 @@ impl ChatAdapter for IrcAdapter {
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
         let mut bucket = self.sender.lock().await;
+        if let Some(r) = self.send_bulk_privately(&mut bucket, msg).await {
+            return r;
+        }
         self.send_locked(&mut bucket, msg).await
     }
 
@@ -152,7 +161,10 @@ impl ChatAdapter for IrcAdapter {
                 }
                 rest = &rest[plain..];
             } else {
-                let r = self.send_locked(&mut bucket, &rest[0]).await;
+                let r = match self.send_bulk_privately(&mut bucket, &rest[0]).await {
+                    Some(r) => r,
+                    None => self.send_locked(&mut bucket, &rest[0]).await,
+                };
                 let failed = r.is_err();
                 results.push(r);
                 if failed {

@@ -39,7 +39,10 @@ impl Engine {
             self.reply(ctx, buf, None, text).await?;
             return Ok(Decision::Refused);
         }
-        match cmd {
+        // Informational answers wait behind what matters in their channel's queue.
+        buf.bulk_replies = BULK_REPLIES.contains(&name)
+            && !matches!(cmd, Command::Oncall { set: Some(_) });
+        let decided = match cmd {
             Command::Open { title, severity } => {
                 open::handle(self, ctx, buf, title, severity, msg_id).await
             }
@@ -66,6 +69,11 @@ impl Engine {
             Command::Sla { at } => sla::handle(self, ctx, buf, at).await,
             Command::Help { topic } => help::handle(self, ctx, buf, topic).await,
             Command::Oncall { set } => oncall::handle(self, ctx, buf, set).await,
-        }
+        };
+        buf.bulk_replies = false;
+        decided
     }
 }
+
+/// The commands whose replies are bulk (docs/architecture.md, "Delivery order").
+const BULK_REPLIES: &[&str] = &["help", "show", "list", "sla", "oncall", "timeline"];
