@@ -266,7 +266,7 @@ impl Worker {
                 Prepared::Done => pass.progressed = true,
                 Prepared::Send(out) if plain => {
                     pass.progressed = true;
-                    pass.batch.push((row, out));
+                    pass.batch.push((row, *out));
                     if pass.batch.len() >= MARK_BATCH {
                         self.send_batch(pass).await?;
                         self.flush_marks(&mut pass.marks).await?;
@@ -361,7 +361,7 @@ impl Worker {
                 return Ok(Prepared::Done);
             }
         }
-        Ok(Prepared::Send(Outbound {
+        Ok(Prepared::Send(Box::new(Outbound {
             delivery_id: row.id,
             channel: d.channel.clone(),
             thread,
@@ -374,7 +374,7 @@ impl Worker {
             delete_of,
             bulk: d.bulk,
             requester: d.requester.clone(),
-        }))
+        })))
     }
 
     /// Records how a send went (a plain send into `marks`, recorded with the next batch);
@@ -486,7 +486,7 @@ impl Pass {
 enum Prepared {
     Wait,
     Done,
-    Send(Outbound),
+    Send(Box<Outbound>),
 }
 
 enum Wait {
