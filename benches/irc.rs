@@ -94,6 +94,8 @@ async fn main() {
         mentions: Vec::new(),
         edit_of: None,
         delete_of: None,
+        bulk: false,
+        requester: None,
     };
     let t0 = Instant::now();
     let sender = {

@@ -114,6 +114,8 @@ pub async fn start_with(
         });
     let engine_task = tokio::spawn(engine_loop(engine.clone(), inbound_rx));
     for adapter in &adapters {
+        let (lane, name) = (wake.clone(), adapter.name().to_string());
+        adapter.on_connect(Box::new(move || lane.reconnected(&name)));
         let worker = Worker::new(
             store.clone(),
             clock.clone(),
@@ -163,11 +165,22 @@ pub async fn start_with(
 
 /// Tells each adapter the threads of the incidents not resolved yet, so it is present
 /// wherever their replies come (IRC's incident channels) from its first connection on.
-async fn restore_threads(store: &SharedStore, adapters: &[Arc<dyn ChatAdapter>]) -> anyhow::Result<()> {
+async fn restore_threads(
+    store: &SharedStore,
+    adapters: &[Arc<dyn ChatAdapter>],
+) -> anyhow::Result<()> {
     let mut tx = store.begin().await.context("reading the open incidents")?;
     let mut threads: HashMap<String, Vec<IncidentThread>> = HashMap::new();
-    for inc in tx.open_incidents().await.context("reading the open incidents")? {
-        for t in tx.threads(inc.id.0).await.context("reading incident threads")? {
+    for inc in tx
+        .open_incidents()
+        .await
+        .context("reading the open incidents")?
+    {
+        for t in tx
+            .threads(inc.id.0)
+            .await
+            .context("reading incident threads")?
+        {
             if let Some(thread) = t.thread_ref {
                 threads.entry(t.platform).or_default().push(IncidentThread {
                     incident: t.incident_id,

@@ -60,6 +60,15 @@ impl Wake {
         }
     }
 
+    /// `platform`'s adapter is connected again: what waits on a backoff because the platform
+    /// could not be reached is tried at once, not at its next retry.
+    pub fn reconnected(&self, platform: &str) {
+        if let Some(lane) = self.platforms.get(platform) {
+            lane.reconnected.store(true, Ordering::SeqCst);
+            self.notify(platform);
+        }
+    }
+
     pub fn notify_all(&self) {
         for p in self.platforms.keys() {
             self.notify(p);
@@ -90,6 +99,8 @@ impl Wake {
 pub(crate) struct Lane {
     pub(crate) notify: Notify,
     pub(crate) reread: AtomicBool,
+    /// The adapter (re)connected since the worker last looked.
+    pub(crate) reconnected: AtomicBool,
     handed: std::sync::Mutex<Vec<Delivery>>,
 }
 

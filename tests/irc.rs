@@ -111,6 +111,8 @@ fn out(channel: &str, style: Style, text: &str) -> Outbound {
         mentions: Vec::new(),
         edit_of: None,
         delete_of: None,
+        bulk: false,
+        requester: None,
     }
 }
 
@@ -1246,6 +1248,154 @@ async fn e2e_server_restart_loses_nothing_inspircd() {
 #[tokio::test]
 async fn e2e_server_restart_loses_nothing_ngircd() {
     e2e_server_restart_loses_nothing(Kind::Ngircd).await;
+}
+
+/// A reconnect wakes the outbox: what waited on a (long) backoff while the network was away
+/// goes out as soon as Flare is back on it, not at its next retry.
+async fn e2e_a_reconnect_retries_the_queue_at_once(kind: Kind) {
+    let mut server = TestServer::start(kind);
+    let gate = support::irc::proxy::Gate::start(server.port).await;
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let toml = flare_toml(gate.port)
+        .replace("initial_backoff = \"100ms\"", "initial_backoff = \"30s\"")
+        .replace("max_backoff = \"300ms\"", "max_backoff = \"5m\"");
+    let mut flare = support::start(&toml, Arc::new(flare::clock::SystemClock), true).await;
+    alice
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
+        .await;
+    alice.say("#ops", "!incident open api errors");
+    alice.expect(|l| from_flare(l, "Opened INC-1")).await;
+
+    gate.set_open(false);
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    flare
+        .type_lines(&["!inc update INC-1 step one", "!inc update INC-1 step two"])
+        .await;
+    flare.expect_console("step two", 1).await;
+    // Every one of them has been tried and is now waiting on its 15-30 s backoff.
+    let tried = tokio::time::timeout(Duration::from_secs(5), async {
+        while flare
+            .running
+            .stats
+            .retried
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(tried.is_ok(), "the outage made a send fail");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    server.restart();
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    gate.set_open(true);
+    alice
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
+        .await;
+    let rejoined = std::time::Instant::now();
+    for step in ["step one", "step two"] {
+        let l = alice
+            .expect_within(Duration::from_secs(4), |l| from_flare(l, "step "))
+            .await
+            .unwrap_or_else(|| panic!("`{step}` not delivered within 4 s of the rejoin"));
+        assert!(text_of(&l).contains(step), "out of order: {}", l.raw);
+    }
+    assert!(rejoined.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn e2e_a_reconnect_retries_the_queue_at_once_inspircd() {
+    e2e_a_reconnect_retries_the_queue_at_once(Kind::Inspircd).await;
+}
+
+#[tokio::test]
+async fn e2e_a_reconnect_retries_the_queue_at_once_ngircd() {
+    e2e_a_reconnect_retries_the_queue_at_once(Kind::Ngircd).await;
+}
+
+/// Issue 20, item 8: at a slow flood rate, long answers (help, show) neither fill the channel
+/// nor hold up an incident announcement queued behind them: they go to the requester by
+/// NOTICE, behind everything else, and the channel gets one line pointing to each.
+async fn e2e_bulk_answers_never_delay_an_announcement(kind: Kind) {
+    let server = TestServer::start(kind);
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let bob = person(&server, "bob", &["#ops"]).await;
+    let toml = flare_toml(server.port)
+        .replace("lines_per_second = 50.0", "lines_per_second = 2.0")
+        .replace("burst = 20", "burst = 2");
+    let _flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    alice
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
+        .await;
+    alice.say("#ops", "!incident open database is down");
+    alice.expect(|l| from_flare(l, "Opened INC-1")).await;
+    alice.collect_for(Duration::from_millis(1500)).await;
+
+    alice.say("#ops", "!inc help");
+    alice.say("#ops", "!inc show INC-1");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bob.say("#ops", "!inc open checkout is broken");
+    let asked = std::time::Instant::now();
+    let notice = |l: &Line| {
+        l.is("NOTICE") && l.sender_nick() == Some("flare") && l.param(0) == Some("alice")
+    };
+    let start = alice.log.len();
+    let announced = alice
+        .expect_within(Duration::from_secs(15), |l| from_flare(l, "🔥 INC-2"))
+        .await;
+    let before: Vec<String> = alice.log[start..]
+        .iter()
+        .filter(|l| notice(l) || from_flare(l, ""))
+        .map(|l| l.raw.clone())
+        .collect();
+    assert!(
+        announced.is_some(),
+        "no announcement; before it: {before:#?}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(6),
+        "the announcement came {:?} after the open",
+        asked.elapsed()
+    );
+    let bulk_before = before
+        .iter()
+        .filter(|l| !l.contains("by notice") && !l.contains("INC-2"))
+        .count();
+    assert!(bulk_before <= 2, "bulk lines went first: {before:#?}");
+
+    // The answers themselves reach alice, privately, in full.
+    let last_help = alice
+        .expect_within(Duration::from_secs(40), |l| {
+            notice(l) && text_of(l).contains("never a reaction")
+        })
+        .await;
+    assert!(last_help.is_some(), "the help's last line never came");
+    let pointers = alice
+        .log
+        .iter()
+        .filter(|l| from_flare(l, "alice: sent you the answer by notice"))
+        .count();
+    assert_eq!(pointers, 2, "one pointer per long answer");
+    assert!(
+        !alice
+            .log
+            .iter()
+            .any(|l| from_flare(l, "Flare commands") || from_flare(l, "never a reaction")),
+        "the help went to the channel"
+    );
+}
+
+#[tokio::test]
+async fn e2e_bulk_answers_never_delay_an_announcement_inspircd() {
+    e2e_bulk_answers_never_delay_an_announcement(Kind::Inspircd).await;
+}
+
+#[tokio::test]
+async fn e2e_bulk_answers_never_delay_an_announcement_ngircd() {
+    e2e_bulk_answers_never_delay_an_announcement(Kind::Ngircd).await;
 }
 
 #[tokio::test]

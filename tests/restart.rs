@@ -24,7 +24,10 @@ impl Flare {
             .arg("--config")
             .arg(config)
             .arg("run")
-            .env("FLARE_LOG", std::env::var("TEST_FLARE_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "FLARE_LOG",
+                std::env::var("TEST_FLARE_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -152,7 +155,10 @@ async fn killed_while_taking_a_backlog(delay: Duration) {
     };
 
     let first = Flare::start(&config);
-    until(30, "the first acknowledgement", || (acked(&fake) > 0).then_some(())).await;
+    until(30, "the first acknowledgement", || {
+        (acked(&fake) > 0).then_some(())
+    })
+    .await;
     tokio::time::sleep(delay).await;
     first.kill();
     // Acks the killed process wrote before it died are still being read by the fake.

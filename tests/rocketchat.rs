@@ -4,6 +4,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use flare::chat::rocketchat::{RocketChatAdapter, RocketChatConfig, message_id_for};
@@ -74,6 +75,8 @@ fn outbound(delivery_id: i64, channel: &str, style: Style, text: &str) -> Outbou
         mentions: Vec::new(),
         edit_of: None,
         delete_of: None,
+        bulk: false,
+        requester: None,
     }
 }
 
@@ -843,4 +846,77 @@ async fn a_fresh_start_reads_back_recent_history() {
     assert_quiet(&mut rc.rx, Duration::from_millis(300)).await;
     fake.assert_no_violations();
     rc.task.abort();
+}
+
+/// Issue 20, item 20: when the adapter is logged in again after an outage, what waited on a
+/// (long) backoff because Rocket.Chat was away is sent at once, not at its next retry.
+#[tokio::test]
+async fn a_reconnect_sends_what_waited_on_a_backoff_at_once() {
+    let fake = FakeRocketChat::start().await;
+    let toml = format!(
+        r#"
+[delivery]
+initial_backoff = "30s"
+max_backoff = "5m"
+
+[[rocketchat]]
+name = "rc"
+url = "{url}"
+user_id = "{BOT_USER_ID}"
+token = "{BOT_TOKEN}"
+reconnect_initial = "50ms"
+reconnect_max = "300ms"
+[[rocketchat.channels]]
+id = "ops"
+incident = true
+announce = true
+"#,
+        url = fake.url()
+    );
+    let mut flare = support::start(&toml, Arc::new(flare::clock::SystemClock), true).await;
+    fake.wait_subscribed(1).await;
+    let from_bot = |needle: &str| {
+        fake.messages("ops")
+            .into_iter()
+            .any(|m| m.user_id == BOT_USER_ID && m.msg.contains(needle))
+    };
+    flare.type_lines(&["!inc open api errors"]).await;
+    support::eventually(30, "the incident announced on Rocket.Chat", || {
+        let seen = from_bot("api errors");
+        async move { seen }
+    })
+    .await;
+
+    let logins = fake.ddp_logins();
+    fake.restart(Duration::from_secs(2)).await;
+    flare.type_lines(&["!inc update INC-1 step one"]).await;
+    flare.expect_console("step one", 1).await;
+    let tried = tokio::time::timeout(Duration::from_secs(5), async {
+        while flare.running.stats.retried.load(Ordering::Relaxed) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        tried.is_ok(),
+        "the outage made the send fail (and wait 15-30 s)"
+    );
+
+    let back = tokio::time::timeout(Duration::from_secs(10), async {
+        while fake.ddp_logins() <= logins {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(back.is_ok(), "the adapter logged in again");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while !from_bot("step one") {
+        assert!(
+            Instant::now() < deadline,
+            "the update waited for its backoff instead of going at the reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fake.assert_no_violations();
+    flare.running.shutdown(Duration::from_secs(2)).await;
 }

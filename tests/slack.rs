@@ -92,6 +92,8 @@ fn outbound(style: Style, text: &str) -> Outbound {
         mentions: Vec::new(),
         edit_of: None,
         delete_of: None,
+        bulk: false,
+        requester: None,
     }
 }
 
@@ -304,7 +306,10 @@ async fn slash_command_is_acked_with_an_ephemeral_reply_and_becomes_a_command() 
     let ev = r.next_held().await;
     // Acked once Flare is done with the command, not before.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(fake.acks(&env).is_empty(), "acked before the command was done");
+    assert!(
+        fake.acks(&env).is_empty(),
+        "acked before the command was done"
+    );
     ev.done();
     let ack = fake.wait_ack(&env, WAIT).await.expect("acked");
     assert!(
@@ -1071,9 +1076,7 @@ async fn transient_failures_at_start_are_retried_with_backoff_not_in_a_loop() {
 /// A bare Socket Mode client: opens a connection and reads frames.
 async fn raw_socket(
     fake: &FakeSlack,
-) -> tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-> {
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
     let v: serde_json::Value = reqwest::Client::new()
         .post(format!("{}apps.connections.open", fake.api_base))
         .bearer_auth(APP_TOKEN)
@@ -1091,7 +1094,10 @@ async fn raw_socket(
 async fn envelopes<S>(ws: &mut S, quiet: Duration) -> Vec<serde_json::Value>
 where
     S: futures_util::Stream<
-            Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
         > + Unpin,
 {
     use futures_util::StreamExt;
@@ -1119,10 +1125,18 @@ async fn the_fake_redelivers_unacked_envelopes_on_a_new_connection() {
     let (_, e3) = fake.user_posts(INC, "U0ALICE", "three", None);
     let mut ws = raw_socket(&fake).await;
     let got = envelopes(&mut ws, Duration::from_millis(300)).await;
-    let ids: Vec<&str> = got.iter().filter_map(|v| v["envelope_id"].as_str()).collect();
-    assert_eq!(ids, [e1.as_str(), e2.as_str(), e3.as_str()], "first delivery, in order");
+    let ids: Vec<&str> = got
+        .iter()
+        .filter_map(|v| v["envelope_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [e1.as_str(), e2.as_str(), e3.as_str()],
+        "first delivery, in order"
+    );
     assert!(
-        got.iter().all(|v| v["retry_attempt"].as_u64().unwrap_or(0) == 0),
+        got.iter()
+            .all(|v| v["retry_attempt"].as_u64().unwrap_or(0) == 0),
         "{got:?}"
     );
     // Only the first is acked before the connection goes away.
@@ -1136,7 +1150,10 @@ async fn the_fake_redelivers_unacked_envelopes_on_a_new_connection() {
 
     let mut ws = raw_socket(&fake).await;
     let got = envelopes(&mut ws, Duration::from_millis(300)).await;
-    let ids: Vec<&str> = got.iter().filter_map(|v| v["envelope_id"].as_str()).collect();
+    let ids: Vec<&str> = got
+        .iter()
+        .filter_map(|v| v["envelope_id"].as_str())
+        .collect();
     assert_eq!(ids, [e2.as_str(), e3.as_str()], "the unacked ones, again");
     for v in &got {
         assert_eq!(v["retry_attempt"], 1, "{v}");
@@ -1153,6 +1170,10 @@ async fn the_fake_redelivers_unacked_envelopes_on_a_new_connection() {
     assert!(fake.wait_for_closed(2, WAIT).await.is_some());
     // Everything acked: a third connection gets nothing.
     let mut ws = raw_socket(&fake).await;
-    assert!(envelopes(&mut ws, Duration::from_millis(300)).await.is_empty());
+    assert!(
+        envelopes(&mut ws, Duration::from_millis(300))
+            .await
+            .is_empty()
+    );
     fake.assert_no_violations();
 }

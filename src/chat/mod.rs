@@ -135,6 +135,10 @@ pub struct Outbound {
     pub edit_of: Option<String>,
     /// Delete (or mark deleted) this earlier message (its remote id).
     pub delete_of: Option<String>,
+    /// Informational output (help, show, list, ...) rather than something that matters now.
+    pub bulk: bool,
+    /// For a reply: who asked (their platform id), so a long answer may go to them privately.
+    pub requester: Option<String>,
 }
 
 /// The result of a successful send.
@@ -172,6 +176,24 @@ pub struct IncidentThread {
 /// Where adapters push inbound events.
 pub type InboundSink = mpsc::Sender<Inbound>;
 
+/// What an adapter calls when its connection is (back) up: the outbox then retries at once
+/// what waited on a backoff because the platform was unreachable (docs/architecture.md).
+#[derive(Default)]
+pub struct OnConnect(std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>);
+
+impl OnConnect {
+    /// Set once, by the wiring; later calls are ignored.
+    pub fn set(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.0.set(hook);
+    }
+
+    pub fn fire(&self) {
+        if let Some(hook) = self.0.get() {
+            hook();
+        }
+    }
+}
+
 /// One connected chat system. `run` owns the connection (connect, receive, reconnect) and
 /// returns only on shutdown or a fatal error (bad credentials), which is logged with the
 /// adapter's name while the other adapters keep running. `send` may be called concurrently
@@ -188,6 +210,11 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// for them to hear replies (IRC's incident channels) is there once connected. Threads
     /// that live in configured channels (Slack, Rocket.Chat) need nothing.
     fn restore_threads(&self, _threads: &[IncidentThread]) {}
+
+    /// Gives the adapter what to call each time its connection is (back) up (IRC: registered;
+    /// Slack: `hello`; Rocket.Chat: logged in and subscribed). Adapters with no connection of
+    /// their own ignore it.
+    fn on_connect(&self, _hook: Box<dyn Fn() + Send + Sync>) {}
 
     /// Sends `msgs` in order, as `send` would each. Returns a result for each message tried:
     /// all of them, or those up to and including the first that failed; the rest were not

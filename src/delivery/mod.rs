@@ -144,7 +144,8 @@ impl Worker {
             // Taken before the outbox is read, so a row handed over and dropped here was
             // committed before that read, and the read finds it.
             let handed = lane.take_handed();
-            let reread = lane.reread.swap(false, Ordering::SeqCst) || !clean;
+            let reconnected = lane.reconnected.swap(false, Ordering::SeqCst);
+            let reread = lane.reread.swap(false, Ordering::SeqCst) || !clean || reconnected;
             let source = if reread {
                 Source::Outbox
             } else if handed.iter().any(|r| r.id <= taken) {
@@ -154,7 +155,7 @@ impl Worker {
             } else {
                 Source::Handed(handed)
             };
-            let next = match self.drain(&platform, source, &mut taken).await {
+            let next = match self.drain(&platform, source, reconnected, &mut taken).await {
                 Ok((next, done)) => {
                     clean = done;
                     next
@@ -186,6 +187,7 @@ impl Worker {
         &self,
         platform: &str,
         source: Source,
+        reconnected: bool,
         taken: &mut i64,
     ) -> Result<(Option<Wait>, bool), StoreError> {
         let (rows, full) = match source {
@@ -200,7 +202,10 @@ impl Worker {
         if let Some(last) = rows.iter().map(|r| r.id).max() {
             *taken = (*taken).max(last);
         }
-        let mut pass = Pass::default();
+        let mut pass = Pass {
+            reconnected,
+            ..Pass::default()
+        };
         let result = self.drain_rows(rows, &mut pass).await;
         // Whatever happened to the rest, the sends that went out are recorded.
         self.flush_marks(&mut pass.marks).await?;
@@ -228,12 +233,18 @@ impl Worker {
         Ok(())
     }
 
-    async fn drain_rows(&self, rows: Vec<Delivery>, pass: &mut Pass) -> Result<(), StoreError> {
+    async fn drain_rows(&self, mut rows: Vec<Delivery>, pass: &mut Pass) -> Result<(), StoreError> {
+        // What is due of normal priority goes before bulk answers; each keeps its order, and
+        // a channel that must wait holds back both (a bulk row never overtakes).
+        rows.sort_by_key(|r| r.new.bulk);
         for row in rows {
             if pass.blocked.contains(&row.new.channel) {
                 continue;
             }
-            if row.next_attempt_at > self.clock.now() {
+            // A row waiting on its backoff after a failed try goes now if the adapter has
+            // connected again since: the failure was most likely the link that is back.
+            let retry_now = pass.reconnected && row.attempts > 0;
+            if row.next_attempt_at > self.clock.now() && !retry_now {
                 let at = row.next_attempt_at;
                 pass.block(&row.new.channel, at);
                 continue;
@@ -255,7 +266,7 @@ impl Worker {
                 Prepared::Done => pass.progressed = true,
                 Prepared::Send(out) if plain => {
                     pass.progressed = true;
-                    pass.batch.push((row, out));
+                    pass.batch.push((row, *out));
                     if pass.batch.len() >= MARK_BATCH {
                         self.send_batch(pass).await?;
                         self.flush_marks(&mut pass.marks).await?;
@@ -350,7 +361,7 @@ impl Worker {
                 return Ok(Prepared::Done);
             }
         }
-        Ok(Prepared::Send(Outbound {
+        Ok(Prepared::Send(Box::new(Outbound {
             delivery_id: row.id,
             channel: d.channel.clone(),
             thread,
@@ -361,7 +372,9 @@ impl Worker {
             mentions: d.mentions.clone(),
             edit_of,
             delete_of,
-        }))
+            bulk: d.bulk,
+            requester: d.requester.clone(),
+        })))
     }
 
     /// Records how a send went (a plain send into `marks`, recorded with the next batch);
@@ -462,6 +475,8 @@ struct Pass {
     marks: Vec<(i64, String)>,
     /// Plain sends waiting to go out together.
     batch: Vec<(Delivery, Outbound)>,
+    /// The adapter connected again just before this pass.
+    reconnected: bool,
 }
 
 impl Pass {
@@ -474,7 +489,7 @@ impl Pass {
 enum Prepared {
     Wait,
     Done,
-    Send(Outbound),
+    Send(Box<Outbound>),
 }
 
 enum Wait {
@@ -486,4 +501,105 @@ enum Wait {
 enum Source {
     Outbox,
     Handed(Vec<Delivery>),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::chat::{InboundSink, PlatformKind};
+
+    /// Records what it is asked to send, as `channel: text`.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl ChatAdapter for Recorder {
+        fn name(&self) -> &str {
+            "rec"
+        }
+        fn kind(&self) -> PlatformKind {
+            PlatformKind::Console
+        }
+        async fn run(self: Arc<Self>, _inbound: InboundSink) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
+            let mut sent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            sent.push(format!("{}: {}", msg.channel, msg.text));
+            Ok(Sent {
+                remote_id: sent.len().to_string(),
+                thread: None,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn normal_rows_go_before_queued_bulk_ones_and_bulk_never_overtakes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/flare.db", dir.path().display());
+        let store = crate::store::open(&url, 1).await.expect("store");
+        let now = Utc::now();
+        let row = |channel: &str, text: &str, bulk: bool| NewDelivery {
+            bulk,
+            ..NewDelivery::to_channel("rec", channel, Style::Reply, text.into())
+        };
+        let mut tx = store.begin().await.expect("begin");
+        let rows = [
+            row("#a", "help", true),
+            row("#a", "show", true),
+            row("#a", "INC-2 opened", false),
+            row("#a", "INC-2 acknowledged", false),
+            row("#b", "list", true),
+            row("#c", "INC-1 update (waiting on a retry)", false),
+            row("#c", "sla", true),
+        ];
+        let mut ids = Vec::new();
+        for r in &rows {
+            ids.push(tx.enqueue(r, now).await.expect("enqueue"));
+        }
+        tx.commit().await.expect("commit");
+        store
+            .mark_retry(ids[5], "down", now + chrono::Duration::hours(1))
+            .await
+            .expect("retry");
+
+        let adapter = Arc::new(Recorder::default());
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(2),
+        };
+        let worker = Worker::new(
+            store.clone(),
+            Arc::new(crate::clock::SystemClock),
+            adapter.clone(),
+            Arc::new(Wake::new(["rec"])),
+            policy,
+            Arc::default(),
+        );
+        let mut taken = 0;
+        worker
+            .drain("rec", Source::Outbox, false, &mut taken)
+            .await
+            .expect("drain");
+        let sent = adapter.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let of = |c: &str| -> Vec<String> {
+            sent.iter().filter(|s| s.starts_with(c)).cloned().collect()
+        };
+        assert_eq!(
+            of("#a"),
+            [
+                "#a: INC-2 opened",
+                "#a: INC-2 acknowledged",
+                "#a: help",
+                "#a: show"
+            ]
+        );
+        assert_eq!(of("#b"), ["#b: list"]);
+        assert!(of("#c").is_empty(), "bulk overtook a waiting row: {sent:?}");
+    }
 }

@@ -229,6 +229,8 @@ impl Engine {
         let mut d = NewDelivery::to_channel(&ctx.ev.platform, &ctx.ev.channel, Style::Reply, text);
         d.thread_ref = ctx.ev.thread.clone();
         d.incident_id = incident.or(ctx.thread_incident);
+        d.bulk = buf.bulk_replies;
+        d.requester = Some(ctx.ev.author.id.clone());
         buf.push(d).await?;
         Ok(())
     }

@@ -21,6 +21,8 @@ pub(crate) struct TxBuffer<'t> {
     pub(crate) count: usize,
     /// The earliest timer this transaction added or moved.
     pub(crate) earliest_timer: Option<DateTime<Utc>>,
+    /// Replies made now are bulk (the command being handled only informs).
+    pub(crate) bulk_replies: bool,
     pub(super) queued: Vec<NewDelivery>,
     /// The outbox rows written so far, in the order they were written (their ids come back
     /// from the commit in the same order).
@@ -46,6 +48,7 @@ impl<'t> TxBuffer<'t> {
             platforms: HashSet::new(),
             count: 0,
             earliest_timer: None,
+            bulk_replies: false,
             queued: Vec::new(),
             written: Vec::new(),
             incidents: HashMap::new(),

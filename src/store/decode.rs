@@ -128,6 +128,8 @@ pub(crate) fn delivery_from_row(r: &impl Columns) -> Result<Delivery> {
             source_key: None,
             edit_of: r.opt_int("edit_of")?,
             delete_of: r.opt_int("delete_of")?,
+            bulk: r.flag("bulk")?,
+            requester: r.opt_text("requester")?,
         },
         status: DeliveryStatus::parse(&r.text("status")?)?,
         attempts: r.int32("attempts")?,

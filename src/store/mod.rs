@@ -214,6 +214,11 @@ pub struct NewDelivery {
     pub source_key: Option<MessageKey>,
     pub edit_of: Option<i64>,
     pub delete_of: Option<i64>,
+    /// Informational output (help, show, list, ...): sent after what is due of normal
+    /// priority in its channel, never before it.
+    pub bulk: bool,
+    /// Who asked, for a reply (their id on the platform): a platform may answer privately.
+    pub requester: Option<String>,
 }
 
 impl NewDelivery {
@@ -233,6 +238,8 @@ impl NewDelivery {
             source_key: None,
             edit_of: None,
             delete_of: None,
+            bulk: false,
+            requester: None,
         }
     }
 }

@@ -127,6 +127,11 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgStore> 
             "dead letters",
             include_str!("../../migrations/postgres/0004_dead_letters.sql"),
         ),
+        (
+            5,
+            "delivery priority",
+            include_str!("../../migrations/postgres/0005_delivery_priority.sql"),
+        ),
     ])
     .run(&pool)
     .await?;

@@ -14,7 +14,7 @@ pub(crate) const INCIDENT_COLUMNS: &str = "id, title, severity, status, commande
 
 pub(crate) const DELIVERY_COLUMNS: &str = "id, platform, channel, incident_id, style, in_thread, \
     thread_ref, author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
-    next_attempt_at, last_error, remote_id, created_at, sent_at";
+    next_attempt_at, last_error, remote_id, created_at, sent_at, bulk, requester";
 
 pub(crate) const TIMER_COLUMNS: &str =
     "id, incident_id, kind, due_at, payload, state, fired_at, late_ms";
@@ -87,8 +87,8 @@ pub(crate) const RECORD_NEW_MESSAGE: &str = insert_message!();
 
 /// The outbox columns an insert names, in order; `push_delivery_row` writes their values.
 pub(crate) const INSERT_DELIVERY_COLUMNS: &str = "platform, channel, incident_id, style, in_thread, thread_ref, \
-    author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
-    next_attempt_at, created_at";
+    author, text, mentions, source_message, edit_of, delete_of, bulk, requester, status, \
+    attempts, next_attempt_at, created_at";
 
 /// Where `source_message` is among `delivery_args`.
 pub(crate) const SOURCE_MESSAGE_ARG: usize = 9;
@@ -133,7 +133,7 @@ pub(crate) fn push_delivery_row(
 pub(crate) const THREADS_OF: &str = "SELECT incident_id, platform, channel, root_delivery_id, thread_ref \
     FROM threads WHERE incident_id = $1 ORDER BY platform, channel";
 
-/// The 12 bound columns of an outbox row, in `INSERT INTO deliveries` order.
+/// The 14 bound columns of an outbox row, in `INSERT INTO deliveries` order.
 pub(crate) fn delivery_args(d: &NewDelivery) -> Vec<Val> {
     vec![
         (&d.platform).into(),
@@ -148,6 +148,8 @@ pub(crate) fn delivery_args(d: &NewDelivery) -> Vec<Val> {
         d.source_message.into(),
         d.edit_of.into(),
         d.delete_of.into(),
+        d.bulk.into(),
+        (&d.requester).into(),
     ]
 }
 
@@ -284,7 +286,7 @@ pub(crate) fn insert_deliveries(
     not_before: DateTime<Utc>,
 ) -> (String, Vec<Val>) {
     let mut q = format!("INSERT INTO deliveries ({INSERT_DELIVERY_COLUMNS}) VALUES ");
-    let mut args: Vec<Val> = Vec::with_capacity(1 + 12 * ds.len());
+    let mut args: Vec<Val> = Vec::with_capacity(1 + 14 * ds.len());
     args.push(not_before.into());
     for (i, d) in ds.iter().enumerate() {
         if i > 0 {

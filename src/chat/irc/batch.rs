@@ -8,7 +8,7 @@ use crate::chat::{Outbound, SendError, Sent, Style};
 impl IrcAdapter {
     /// A message with nothing to wait for but the socket: not a thread root, to a channel.
     pub(super) fn is_plain(msg: &Outbound) -> bool {
-        msg.style != Style::ThreadRoot && is_valid_channel(&msg.channel)
+        msg.style != Style::ThreadRoot && !msg.bulk && is_valid_channel(&msg.channel)
     }
 
     /// Where a plain message goes, and the lines it takes there.

@@ -6,6 +6,7 @@
 /// This adapter's section of the configuration (kept with the rest of the configuration).
 pub use crate::config::irc as config;
 mod batch;
+pub mod bulk;
 mod conn;
 mod echo;
 pub mod flood;
@@ -25,7 +26,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::chat::{
-    ChatAdapter, InboundSink, IncidentThread, Outbound, PlatformKind, SendError, Sent,
+    ChatAdapter, InboundSink, IncidentThread, OnConnect, Outbound, PlatformKind, SendError, Sent,
 };
 use crate::config::Problem;
 
@@ -47,6 +48,8 @@ pub struct IrcAdapter {
     state: Mutex<State>,
     /// Serialises sends (lines of one message stay together) and holds the flood bucket.
     sender: tokio::sync::Mutex<TokenBucket>,
+    connected: OnConnect,
+    bulk: bulk::BulkQueue,
 }
 
 impl IrcAdapter {
@@ -64,6 +67,8 @@ impl IrcAdapter {
             sender: tokio::sync::Mutex::new(TokenBucket::new(cfg.lines_per_second, cfg.burst)),
             resolved,
             cfg,
+            connected: OnConnect::default(),
+            bulk: Default::default(),
         })
     }
 
@@ -125,7 +130,14 @@ impl ChatAdapter for IrcAdapter {
     }
 
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
-        conn::run(self, inbound).await
+        let bulk = tokio::spawn(bulk::drain(self.clone()));
+        let ended = conn::run(self, inbound).await;
+        bulk.abort();
+        ended
+    }
+
+    fn on_connect(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        self.connected.set(hook);
     }
 
     fn restore_threads(&self, threads: &[IncidentThread]) {
@@ -134,6 +146,9 @@ impl ChatAdapter for IrcAdapter {
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {
         let mut bucket = self.sender.lock().await;
+        if let Some(r) = self.send_bulk_privately(&mut bucket, msg).await {
+            return r;
+        }
         self.send_locked(&mut bucket, msg).await
     }
 
@@ -152,7 +167,10 @@ impl ChatAdapter for IrcAdapter {
                 }
                 rest = &rest[plain..];
             } else {
-                let r = self.send_locked(&mut bucket, &rest[0]).await;
+                let r = match self.send_bulk_privately(&mut bucket, &rest[0]).await {
+                    Some(r) => r,
+                    None => self.send_locked(&mut bucket, &rest[0]).await,
+                };
                 let failed = r.is_err();
                 results.push(r);
                 if failed {

@@ -32,6 +32,17 @@ impl IrcAdapter {
         } else {
             "PRIVMSG"
         };
+        self.render_as(msg, target, incident_tag, cmd)
+    }
+
+    /// `render` with the command chosen by the caller.
+    pub(super) fn render_as(
+        &self,
+        msg: &Outbound,
+        target: &str,
+        incident_tag: Option<i64>,
+        cmd: &str,
+    ) -> Vec<String> {
         // Held throughout: the channel's members are read for every word, not copied.
         let st = self.state();
         let (members, casemap, tags) = {

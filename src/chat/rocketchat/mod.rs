@@ -68,6 +68,7 @@ pub struct RocketChatAdapter {
     /// Ids of messages Flare posted, so their echoes are never emitted.
     sent_ids: Mutex<SeenMessages>,
     inbound: tokio::sync::Mutex<InboundState>,
+    connected: crate::chat::OnConnect,
 }
 impl RocketChatAdapter {
     /// Builds the adapter; no I/O happens until `run` or `send`.
@@ -125,6 +126,7 @@ impl RocketChatAdapter {
                 last_ready: None,
                 deleted: SeenMessages::new(SEEN_CAPACITY),
             }),
+            connected: Default::default(),
         })
     }
 
@@ -174,6 +176,10 @@ impl ChatAdapter for RocketChatAdapter {
                 }
             }
         }
+    }
+
+    fn on_connect(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        self.connected.set(hook);
     }
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {

@@ -133,6 +133,7 @@ impl RocketChatAdapter {
         }
         tracing::info!(platform = %self.cfg.name, user = %bot.username, "rocketchat connected");
         crate::health::up(self);
+        self.connected.fire();
         // A reader task answers pings and queues events, so neither a long backfill nor a
         // slow engine makes the server drop us for not answering.
         let (events_tx, mut events) = mpsc::unbounded_channel::<Result<Event, String>>();

@@ -62,6 +62,7 @@ pub struct SlackAdapter {
     identity: RwLock<Option<Identity>>,
     dedupe: Mutex<Dedupe>,
     http_addr: watch::Sender<Option<SocketAddr>>,
+    connected: crate::chat::OnConnect,
 }
 
 impl SlackAdapter {
@@ -97,6 +98,7 @@ impl SlackAdapter {
             identity: RwLock::new(None),
             dedupe: Mutex::new(Dedupe::new(DEDUPE_MEMORY)),
             http_addr: watch::channel(None).0,
+            connected: Default::default(),
             cfg,
         })
     }
@@ -333,6 +335,10 @@ impl ChatAdapter for SlackAdapter {
         };
         dispatcher.abort();
         result
+    }
+
+    fn on_connect(&self, hook: Box<dyn Fn() + Send + Sync>) {
+        self.connected.set(hook);
     }
 
     async fn send(&self, msg: &Outbound) -> Result<Sent, SendError> {

@@ -171,6 +171,7 @@ async fn open(
         Err(_) => return Err(OpenError::Transient("no hello from Slack".into(), None)),
     }
     tracing::debug!(slack = %adapter.cfg.name, conn = id, "socket mode connected");
+    adapter.connected.fire();
     let (close_tx, close_rx) = oneshot::channel();
     tokio::spawn(serve(adapter.clone(), id, ws, close_rx, events, work));
     Ok(close_tx)

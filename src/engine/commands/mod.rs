@@ -43,7 +43,10 @@ impl Engine {
             self.reply(ctx, buf, None, text).await?;
             return Ok(Decision::Refused);
         }
-        let decision = match cmd {
+        // Informational answers wait behind what matters in their channel's queue.
+        buf.bulk_replies =
+            BULK_REPLIES.contains(&name) && !matches!(cmd, Command::Oncall { set: Some(_) });
+        let decided = match cmd {
             Command::Open {
                 title,
                 severity,
@@ -79,7 +82,9 @@ impl Engine {
             Command::Sla { at } => sla::handle(self, ctx, buf, at).await,
             Command::Help { topic } => help::handle(self, ctx, buf, topic).await,
             Command::Oncall { set } => oncall::handle(self, ctx, buf, set).await,
-        }?;
+        };
+        buf.bulk_replies = false;
+        let decision = decided?;
         let unused = command::more_lines(&ctx.ev.text);
         if unused > 0 && command::spec(name).is_some_and(|s| s.more_lines == MoreLines::Unused) {
             self.reply(ctx, buf, None, render::lines_not_used(name, unused))
@@ -88,3 +93,6 @@ impl Engine {
         Ok(decision)
     }
 }
+
+/// The commands whose replies are bulk (docs/architecture.md, "Delivery order").
+const BULK_REPLIES: &[&str] = &["help", "show", "list", "sla", "oncall", "timeline"];

@@ -131,6 +131,11 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
             "dead letters",
             include_str!("../../../migrations/sqlite/0004_dead_letters.sql"),
         ),
+        (
+            5,
+            "delivery priority",
+            include_str!("../../../migrations/sqlite/0005_delivery_priority.sql"),
+        ),
     ])
     .run(&pool)
     .await?;

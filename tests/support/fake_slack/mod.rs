@@ -828,8 +828,7 @@ const MAX_ATTEMPTS: u32 = 4;
 fn redeliver_to_new(s: &mut StateInner, conn: u64) {
     let open = |c: u64| {
         c != conn
-            && s
-                .conns
+            && s.conns
                 .iter()
                 .any(|k| k.info.id == c && k.info.closed_at.is_none())
     };
@@ -845,7 +844,12 @@ fn redeliver_to_new(s: &mut StateInner, conn: u64) {
         .collect();
     // Envelope ids start with their sequence number in fixed-width hex.
     due.sort();
-    let Some(tx) = s.conns.iter().find(|c| c.info.id == conn).map(|c| c.tx.clone()) else {
+    let Some(tx) = s
+        .conns
+        .iter()
+        .find(|c| c.info.id == conn)
+        .map(|c| c.tx.clone())
+    else {
         return;
     };
     for id in due {

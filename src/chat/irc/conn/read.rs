@@ -174,6 +174,7 @@ pub(super) async fn drive<R: AsyncBufRead + Unpin>(
                         st.link = Some(tx.clone());
                         drop(st);
                         join_all(adapter, &send);
+                        adapter.connected.fire();
                     }
                 }
             }

@@ -1,0 +1,4 @@
+-- Bulk replies (help, show, list, sla, oncall) go after what matters in each channel's
+-- queue; `requester` is who asked, so a platform may answer them privately (IRC NOTICE).
+ALTER TABLE deliveries ADD COLUMN bulk BOOLEAN NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN requester TEXT;
