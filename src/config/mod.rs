@@ -16,6 +16,7 @@ mod problem;
 mod resolve;
 mod sections;
 mod sla;
+mod status_page;
 
 use std::path::Path;
 
@@ -26,6 +27,7 @@ use env::apply_env_override;
 pub use paging::warnings;
 pub use problem::{ConfigError, Problem, parse_duration, redact_url, secret};
 pub use resolve::Settings;
+pub use status_page::{ComponentConfig, StatusPageConfig};
 pub use sections::{
     AnnouncementConfig, CalendarConfig, ChannelConfig, CommandsConfig, ConsoleConfig,
     DatabaseConfig, DeliveryConfig, EscalationConfig, EscalationStepConfig, MirrorConfig,
@@ -54,6 +56,10 @@ pub struct Config {
     pub nudges: NudgesConfig,
     /// Scheduled announcements (`[[announcement]]`).
     pub announcement: Vec<AnnouncementConfig>,
+    /// The public status page (`[status_page]`).
+    pub status_page: StatusPageConfig,
+    /// The status page's components (`[[component]]`).
+    pub component: Vec<ComponentConfig>,
 }
 
 /// The configuration file, read and checked once: the sections as written (the adapters and

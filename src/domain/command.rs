@@ -18,6 +18,8 @@ pub const RESTRICTABLE: &[&str] = &[
     "commander",
     "resolve",
     "reopen",
+    "publish",
+    "unpublish",
 ];
 
 /// Longest command message accepted, in characters.
@@ -77,6 +79,11 @@ pub enum Command {
     Oncall {
         set: Option<OncallOverride>,
     },
+    /// Put the incident on the public status page, or take it off.
+    Publish {
+        incident: Option<IncidentId>,
+        published: bool,
+    },
 }
 
 /// `override <person> <from> <to>`, the times unparsed (the engine reads them in its zone).
@@ -105,6 +112,12 @@ impl Command {
             Command::Sla { .. } => "sla",
             Command::Help { .. } => "help",
             Command::Oncall { .. } => "oncall",
+            Command::Publish {
+                published: true, ..
+            } => "publish",
+            Command::Publish {
+                published: false, ..
+            } => "unpublish",
         }
     }
 }
@@ -230,6 +243,20 @@ pub static GRAMMAR: &[Spec] = &[
         summary: "who is on call now and next; or put someone on call for a while (RFC 3339 or local YYYY-MM-DD HH:MM)",
         example: "!incident oncall override bob 2026-11-24 18:00 2026-11-25 09:00",
         pattern: r"^(?:(?i:override)\s+@?(?P<person>[^\s@<>]{1,64})\s+(?P<from>\S+(?:\s+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?)\s+(?P<to>\S+(?:\s+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?))?$",
+    },
+    Spec {
+        name: "publish",
+        args: "[INC-n]",
+        summary: "show the incident and its status updates on the public status page",
+        example: "!incident publish INC-7",
+        pattern: r"^(?:(?P<inc>(?i:INC-[0-9]{1,15})))?$",
+    },
+    Spec {
+        name: "unpublish",
+        args: "[INC-n]",
+        summary: "take the incident off the public status page",
+        example: "!incident unpublish INC-7",
+        pattern: r"^(?:(?P<inc>(?i:INC-[0-9]{1,15})))?$",
     },
     Spec {
         name: "help",
@@ -399,6 +426,14 @@ fn build(spec: &Spec, c: &Captures<'_>) -> Parsed {
                 from: text("from").unwrap_or_default(),
                 to: text("to").unwrap_or_default(),
             }),
+        },
+        "publish" => Command::Publish {
+            incident: inc(c),
+            published: true,
+        },
+        "unpublish" => Command::Publish {
+            incident: inc(c),
+            published: false,
         },
         "help" => Command::Help {
             topic: text("topic").map(|t| t.to_lowercase()),

@@ -24,10 +24,14 @@ pub enum TimelineKind {
     EscalationStarted,
     EscalationStep,
     UpdateNudge,
+    /// Put on the public status page (`!inc publish`).
+    Published,
+    /// Taken off the public status page (`!inc unpublish`).
+    Unpublished,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 17] = [
+    pub const ALL: [TimelineKind; 19] = [
         TimelineKind::Opened,
         TimelineKind::Ack,
         TimelineKind::AckFirstReply,
@@ -45,6 +49,8 @@ impl TimelineKind {
         TimelineKind::EscalationStarted,
         TimelineKind::EscalationStep,
         TimelineKind::UpdateNudge,
+        TimelineKind::Published,
+        TimelineKind::Unpublished,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -66,6 +72,8 @@ impl TimelineKind {
             TimelineKind::EscalationStarted => "escalation_started",
             TimelineKind::EscalationStep => "escalation_step",
             TimelineKind::UpdateNudge => "update_nudge",
+            TimelineKind::Published => "published",
+            TimelineKind::Unpublished => "unpublished",
         }
     }
 

@@ -125,6 +125,8 @@ pub struct NewIncident {
     pub sla_class: String,
     pub sla_window_secs: i64,
     pub ack_deadline: DateTime<Utc>,
+    /// On the public status page from the start (`[status_page] publish`).
+    pub published: bool,
 }
 
 /// An inbound message as recorded (the source side of the message map).
@@ -320,6 +322,8 @@ pub trait Tx: Send {
     /// Saves changes; fails with `Conflict` when `inc.version` is stale. Bumps the version.
     async fn save_incident(&mut self, inc: &mut Incident) -> Result<()>;
     async fn open_incidents(&mut self) -> Result<Vec<Incident>>;
+    /// The incidents on the public status page, newest first, at most `limit`.
+    async fn published_incidents(&mut self, limit: i64) -> Result<Vec<Incident>>;
     async fn incident_count(&mut self) -> Result<i64>;
 
     async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()>;

@@ -127,6 +127,11 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgStore> 
             "dead letters",
             include_str!("../../migrations/postgres/0004_dead_letters.sql"),
         ),
+        (
+            6,
+            "published incidents",
+            include_str!("../../migrations/postgres/0006_published.sql"),
+        ),
     ])
     .run(&pool)
     .await?;

@@ -131,6 +131,11 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
             "dead letters",
             include_str!("../../../migrations/sqlite/0004_dead_letters.sql"),
         ),
+        (
+            6,
+            "published incidents",
+            include_str!("../../../migrations/sqlite/0006_published.sql"),
+        ),
     ])
     .run(&pool)
     .await?;
