@@ -711,4 +711,34 @@ mod tests {
         assert!(usage_of("!incident oncall override bob").contains("Usage: !incident oncall"));
         assert_eq!(parse("!oncallx"), Parsed::NotACommand);
     }
+
+    #[test]
+    fn publish_and_unpublish_take_an_optional_incident() {
+        for (word, published) in [("publish", true), ("unpublish", false)] {
+            assert_eq!(
+                cmd(&format!("!inc {word} inc-12")),
+                Command::Publish {
+                    incident: Some(IncidentId(12)),
+                    published
+                }
+            );
+            assert_eq!(
+                cmd(&format!("!incident {}", word.to_uppercase())),
+                Command::Publish {
+                    incident: None,
+                    published
+                }
+            );
+            assert_eq!(cmd(&format!("!inc {word}")).name(), word);
+            assert!(RESTRICTABLE.contains(&word));
+            for bad in ["INC-x", "INC-1 now", "everything"] {
+                assert!(
+                    usage_of(&format!("!inc {word} {bad}"))
+                        .contains(&format!("Usage: !incident {word} [INC-n]")),
+                    "{word} {bad}"
+                );
+            }
+        }
+    }
+
 }

@@ -285,3 +285,165 @@ pub struct Maintenance {
 pub fn scheduled_maintenances() -> Vec<Maintenance> {
     Vec::new()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::incident::{IncidentId, Source};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("time")
+    }
+
+    fn inc(id: i64, sev: Severity, status: Status, apps: &[&str], published: bool) -> Incident {
+        let t = at("2026-11-24T15:00:00Z");
+        Incident {
+            id: IncidentId(id),
+            title: format!("incident {id}"),
+            severity: sev,
+            status,
+            commander: Some("alice".into()),
+            impacted_apps: apps.iter().map(|a| a.to_string()).collect(),
+            business_impact: None,
+            opened_by: "alice".into(),
+            opened_platform: "console".into(),
+            opened_channel: "#ops".into(),
+            started_at: t,
+            sla_class: "business".into(),
+            sla_window_secs: 900,
+            ack_deadline: t,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            acknowledged_where: None,
+            resolved_at: None,
+            resolution: None,
+            last_update_at: t,
+            published,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn each_severity_maps_to_a_component_state_and_an_impact() {
+        let expect = [
+            (Severity::Sev1, "major_outage", "critical"),
+            (Severity::Sev2, "partial_outage", "major"),
+            (Severity::Sev3, "degraded_performance", "minor"),
+            (Severity::Sev4, "operational", "minor"),
+        ];
+        for (sev, component, impact) in expect {
+            assert_eq!(ComponentStatus::for_severity(sev).as_str(), component);
+            assert_eq!(Indicator::for_severity(sev).as_str(), impact);
+        }
+        for st in Status::ALL {
+            assert!(
+                ["investigating", "identified", "monitoring", "resolved"]
+                    .contains(&incident_status(st))
+            );
+        }
+    }
+
+    #[test]
+    fn a_component_takes_the_worst_open_published_incident_naming_it() {
+        let c = Component::new(0, "Checkout", "", &["payments-api".into()]);
+        assert_eq!(c.id, "checkout");
+        let incidents = [
+            inc(1, Severity::Sev3, Status::Identified, &["CHECKOUT"], true),
+            inc(2, Severity::Sev2, Status::Monitoring, &["payments-api"], true),
+            // Worse, but not public, resolved, or about something else: no effect.
+            inc(3, Severity::Sev1, Status::Investigating, &["checkout"], false),
+            inc(4, Severity::Sev1, Status::Resolved, &["checkout"], true),
+            inc(5, Severity::Sev1, Status::Investigating, &["search"], true),
+        ];
+        assert_eq!(c.status(&incidents), ComponentStatus::PartialOutage);
+        assert_eq!(c.status(&incidents[2..4]), ComponentStatus::Operational);
+        assert_eq!(c.status(&[]), ComponentStatus::Operational);
+        assert_eq!(indicator(&incidents), Indicator::Critical);
+        assert_eq!(indicator(&incidents[..2]), Indicator::Major);
+        assert_eq!(indicator(&incidents[2..4]), Indicator::None);
+        assert_eq!(Indicator::None.description(), "All Systems Operational");
+    }
+
+    #[test]
+    fn the_publish_policy_defaults_to_sev1_and_sev2_and_refuses_no_ops() {
+        let p = PublishPolicy::default();
+        let published: Vec<_> = Severity::ALL.into_iter().filter(|s| p.publishes(*s)).collect();
+        assert_eq!(published, vec![Severity::Sev1, Severity::Sev2]);
+        let mut i = inc(7, Severity::Sev3, Status::Investigating, &[], false);
+        assert_eq!(
+            set_published(&mut i, false).unwrap_err().to_string(),
+            "INC-7 is not on the status page"
+        );
+        set_published(&mut i, true).expect("publish");
+        assert!(i.published);
+        assert_eq!(
+            set_published(&mut i, true).unwrap_err().to_string(),
+            "INC-7 is already on the status page"
+        );
+    }
+
+    #[test]
+    fn slugs_are_url_and_file_safe() {
+        assert_eq!(slug("  Payments API (EU) "), "payments-api-eu");
+        assert_eq!(slug("<script>"), "script");
+        assert_eq!(slug("日本"), "component");
+    }
+
+    fn ev(id: i64, min: i64, kind: TimelineKind, detail: &str) -> TimelineEvent {
+        TimelineEvent {
+            incident: IncidentId(id),
+            at: at("2026-11-24T15:00:00Z") + chrono::Duration::minutes(min),
+            kind: kind.as_str().into(),
+            actor: "alice".into(),
+            source: Source::default(),
+            detail: detail.into(),
+        }
+    }
+
+    #[test]
+    fn public_updates_are_status_news_only_newest_first_and_nameless_by_default() {
+        let i = inc(1, Severity::Sev1, Status::Resolved, &[], true);
+        let timeline = [
+            ev(1, 0, TimelineKind::Opened, "business hours"),
+            ev(1, 1, TimelineKind::Ack, "met"),
+            ev(1, 2, TimelineKind::Commander, "alice"),
+            ev(1, 3, TimelineKind::Update, "failing over"),
+            ev(1, 4, TimelineKind::BusinessImpact, "internal impact words"),
+            ev(1, 5, TimelineKind::Status, "investigating -> monitoring"),
+            ev(1, 6, TimelineKind::MessageEdited, "secret chat"),
+            ev(1, 7, TimelineKind::EscalationStep, "paged bob"),
+            ev(1, 8, TimelineKind::Resolved, "root cause internal"),
+            ev(2, 9, TimelineKind::Update, "another incident"),
+        ];
+        let ups = public_updates(&i, &timeline, false);
+        let bodies: Vec<_> = ups.iter().map(|u| u.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            vec![
+                "This incident has been resolved.",
+                "Status changed to monitoring.",
+                "failing over",
+                "Investigating: incident 1",
+            ]
+        );
+        let statuses: Vec<_> = ups.iter().map(|u| u.status).collect();
+        assert_eq!(
+            statuses,
+            vec![
+                Status::Resolved,
+                Status::Monitoring,
+                Status::Investigating,
+                Status::Investigating
+            ]
+        );
+        assert!(ups.iter().all(|u| u.author.is_none()));
+        assert!(
+            public_updates(&i, &timeline, true)
+                .iter()
+                .all(|u| u.author.as_deref() == Some("alice"))
+        );
+        let hidden = inc(1, Severity::Sev1, Status::Resolved, &[], false);
+        assert!(public_updates(&hidden, &timeline, true).is_empty());
+        assert!(scheduled_maintenances().is_empty());
+    }
+}
