@@ -14,5 +14,6 @@ pub mod domain;
 pub mod engine;
 pub mod retry;
 pub mod scheduler;
+pub mod status;
 pub mod store;
 pub mod wake;

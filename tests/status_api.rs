@@ -1,0 +1,257 @@
+//! The status page's Statuspage v2 JSON API over real HTTP: the router served on a local
+//! port, incidents made through the console, documents checked field by field.
+
+mod support;
+
+use std::sync::Arc;
+
+use flare::clock::{ManualClock, SharedClock};
+use flare::status::{PageSettings, StatusState, router};
+use serde_json::Value;
+use support::{TestFlare, at, start};
+
+const TOML: &str = r#"
+[console]
+user = "alice"
+[[people]]
+name = "alice"
+console = "alice"
+[status_page]
+name = "Acme"
+url = "https://status.example.com"
+[[component]]
+name = "Checkout"
+description = "Paying for an order"
+apps = ["payments-api"]
+[[component]]
+name = "Search"
+"#;
+
+struct Page {
+    flare: TestFlare,
+    base: String,
+    http: reqwest::Client,
+}
+
+async fn page() -> Page {
+    let clock = ManualClock::new(at("2026-11-24T15:00:00Z"));
+    let shared: SharedClock = Arc::new(clock.clone());
+    let flare = start(TOML, shared.clone(), true).await;
+    let loaded = flare::config::parse(TOML, Vec::new()).expect("config");
+    let state = StatusState {
+        store: flare.running.store.clone(),
+        page: Arc::new(PageSettings::from_config(
+            &loaded.config,
+            &loaded.settings,
+            &shared,
+        )),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    Page {
+        flare,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Page {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    async fn json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}");
+        r.json().await.expect("json")
+    }
+}
+
+const DOCS: [&str; 8] = [
+    "/api/v2/summary.json",
+    "/api/v2/status.json",
+    "/api/v2/components.json",
+    "/api/v2/incidents.json",
+    "/api/v2/incidents/unresolved.json",
+    "/api/v2/scheduled-maintenances.json",
+    "/api/v2/scheduled-maintenances/upcoming.json",
+    "/api/v2/scheduled-maintenances/active.json",
+];
+
+fn is_iso(v: &Value) -> bool {
+    v.as_str()
+        .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+#[tokio::test]
+async fn all_operational_page_status_and_components() {
+    let p = page().await;
+    for doc in DOCS {
+        let v = p.json(doc).await;
+        let page = &v["page"];
+        assert_eq!(page["id"], "acme", "{doc}");
+        assert_eq!(page["name"], "Acme");
+        assert_eq!(page["url"], "https://status.example.com");
+        assert_eq!(page["time_zone"], "America/New_York");
+        assert!(is_iso(&page["updated_at"]), "{doc}");
+    }
+    let s = p.json("/api/v2/status.json").await;
+    assert_eq!(s["status"]["indicator"], "none");
+    assert_eq!(s["status"]["description"], "All Systems Operational");
+    let c = p.json("/api/v2/components.json").await;
+    let comps = c["components"].as_array().expect("components");
+    assert_eq!(comps.len(), 2);
+    assert_eq!(comps[0]["id"], "checkout");
+    assert_eq!(comps[0]["name"], "Checkout");
+    assert_eq!(comps[0]["description"], "Paying for an order");
+    assert_eq!(comps[0]["position"], 1);
+    assert_eq!(comps[1]["description"], Value::Null);
+    for comp in comps {
+        assert_eq!(comp["status"], "operational");
+        assert_eq!(comp["page_id"], "acme");
+        assert_eq!(comp["group"], false);
+        assert!(is_iso(&comp["created_at"]) && is_iso(&comp["updated_at"]));
+    }
+    let sum = p.json("/api/v2/summary.json").await;
+    assert_eq!(sum["incidents"], Value::Array(vec![]));
+    assert_eq!(sum["scheduled_maintenances"], Value::Array(vec![]));
+    for m in [
+        "/api/v2/scheduled-maintenances.json",
+        "/api/v2/scheduled-maintenances/upcoming.json",
+    ] {
+        assert_eq!(p.json(m).await["scheduled_maintenances"], Value::Array(vec![]));
+    }
+}
+
+#[tokio::test]
+async fn a_published_sev1_shows_with_its_public_updates_only() {
+    let mut p = page().await;
+    p.flare
+        .type_lines(&[
+            "!inc open Card payments failing sev1",
+            "!inc apps INC-1 payments-api",
+            "!inc update INC-1 failing over to the replica",
+            "this is chat, never public",
+            "!inc status INC-1 monitoring",
+            "!inc open internal only sev3",
+            "!inc apps INC-2 search",
+        ])
+        .await;
+    p.flare.expect_console("INC-2", 1).await;
+    p.flare.expect_console("impacted applications", 2).await;
+    let s = p.json("/api/v2/status.json").await;
+    assert_eq!(s["status"]["indicator"], "critical");
+    assert_eq!(s["status"]["description"], "Major System Outage");
+    let c = p.json("/api/v2/components.json").await;
+    assert_eq!(c["components"][0]["status"], "major_outage");
+    // INC-2 is not published (SEV3), so Search stays operational.
+    assert_eq!(c["components"][1]["status"], "operational");
+    let un = p.json("/api/v2/incidents/unresolved.json").await;
+    let list = un["incidents"].as_array().expect("incidents");
+    assert_eq!(list.len(), 1);
+    let inc = &list[0];
+    assert_eq!(inc["id"], "INC-1");
+    assert_eq!(inc["name"], "Card payments failing");
+    assert_eq!(inc["status"], "monitoring");
+    assert_eq!(inc["impact"], "critical");
+    assert_eq!(inc["page_id"], "acme");
+    assert_eq!(inc["resolved_at"], Value::Null);
+    assert!(is_iso(&inc["monitoring_at"]));
+    for k in ["created_at", "updated_at", "started_at"] {
+        assert!(is_iso(&inc[k]), "{k}");
+    }
+    assert_eq!(inc["components"][0]["id"], "checkout");
+    let ups = inc["incident_updates"].as_array().expect("updates");
+    let bodies: Vec<&str> = ups.iter().filter_map(|u| u["body"].as_str()).collect();
+    assert_eq!(
+        bodies,
+        vec![
+            "Status changed to monitoring.",
+            "failing over to the replica",
+            "Investigating: Card payments failing",
+        ]
+    );
+    assert_eq!(ups[0]["status"], "monitoring");
+    assert_eq!(ups[0]["incident_id"], "INC-1");
+    assert!(ups.iter().all(|u| u.get("author").is_none()));
+    let text = p.get("/api/v2/incidents.json").await.text().await.expect("body");
+    assert!(!text.contains("never public") && !text.contains("alice"), "{text}");
+    assert!(!text.contains("internal only"), "{text}");
+
+    p.flare.type_lines(&["!inc resolve INC-1 fixed"]).await;
+    p.flare.expect_console("resolved", 1).await;
+    let all = p.json("/api/v2/incidents.json").await;
+    assert_eq!(all["incidents"][0]["status"], "resolved");
+    assert!(is_iso(&all["incidents"][0]["resolved_at"]));
+    assert_eq!(
+        p.json("/api/v2/incidents/unresolved.json").await["incidents"],
+        Value::Array(vec![])
+    );
+    assert_eq!(
+        p.json("/api/v2/status.json").await["status"]["indicator"],
+        "none"
+    );
+}
+
+#[tokio::test]
+async fn every_document_has_an_etag_that_answers_304_and_cache_control() {
+    let mut p = page().await;
+    for doc in DOCS {
+        let r = p.get(doc).await;
+        assert_eq!(r.headers()["cache-control"], "public, max-age=30", "{doc}");
+        let tag = r.headers()["etag"].to_str().expect("etag").to_string();
+        let again = p
+            .http
+            .get(format!("{}{doc}", p.base))
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(again.status(), 304, "{doc}");
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        let stale = p
+            .http
+            .get(format!("{}{doc}", p.base))
+            .header("if-none-match", "\"stale\"")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(stale.status(), 200, "{doc}");
+    }
+    let before = p.get("/api/v2/summary.json").await.headers()["etag"].clone();
+    p.flare.type_lines(&["!inc open api down sev2"]).await;
+    p.flare.expect_console("INC-1", 1).await;
+    let r = p
+        .http
+        .get(format!("{}/api/v2/summary.json", p.base))
+        .header("if-none-match", before.to_str().expect("tag"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200, "a change makes a new tag");
+}
+
+#[tokio::test]
+async fn hostile_text_is_inert_in_the_json() {
+    let mut p = page().await;
+    let title = "<script>alert(1)</script> \"onmouseover=alert(1) javascript:alert(1) \u{202e}evil";
+    p.flare
+        .type_lines(&[&format!("!inc open {title} sev1")])
+        .await;
+    p.flare.expect_console("INC-1", 1).await;
+    let r = p.get("/api/v2/incidents.json").await;
+    let raw = r.text().await.expect("body");
+    assert!(!raw.contains('<') && !raw.contains('>'), "{raw}");
+    assert!(!raw.contains('\u{202e}'), "{raw}");
+    assert!(raw.contains("\\u003cscript\\u003e"), "{raw}");
+    let v: Value = serde_json::from_str(&raw).expect("json");
+    assert_eq!(v["incidents"][0]["name"], title, "the value itself is kept");
+}
