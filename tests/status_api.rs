@@ -127,7 +127,10 @@ async fn all_operational_page_status_and_components() {
         "/api/v2/scheduled-maintenances.json",
         "/api/v2/scheduled-maintenances/upcoming.json",
     ] {
-        assert_eq!(p.json(m).await["scheduled_maintenances"], Value::Array(vec![]));
+        assert_eq!(
+            p.json(m).await["scheduled_maintenances"],
+            Value::Array(vec![])
+        );
     }
 }
 
@@ -182,8 +185,16 @@ async fn a_published_sev1_shows_with_its_public_updates_only() {
     assert_eq!(ups[0]["status"], "monitoring");
     assert_eq!(ups[0]["incident_id"], "INC-1");
     assert!(ups.iter().all(|u| u.get("author").is_none()));
-    let text = p.get("/api/v2/incidents.json").await.text().await.expect("body");
-    assert!(!text.contains("never public") && !text.contains("alice"), "{text}");
+    let text = p
+        .get("/api/v2/incidents.json")
+        .await
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        !text.contains("never public") && !text.contains("alice"),
+        "{text}"
+    );
     assert!(!text.contains("internal only"), "{text}");
 
     p.flare.type_lines(&["!inc resolve INC-1 fixed"]).await;

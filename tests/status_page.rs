@@ -41,7 +41,8 @@ async fn sev1_and_sev2_are_published_at_open_by_default() {
 #[tokio::test]
 async fn the_publish_policy_is_configurable() {
     let mut f = flare("[status_page]\npublish = [\"sev3\"]\n").await;
-    f.type_lines(&["!inc open one sev1", "!inc open three sev3"]).await;
+    f.type_lines(&["!inc open one sev1", "!inc open three sev3"])
+        .await;
     f.expect_console("INC-2", 1).await;
     assert_eq!(published(&f, 2).await, vec![false, true]);
 }
@@ -80,8 +81,10 @@ async fn publish_and_unpublish_override_the_policy_are_recorded_and_relayed() {
     assert!(kinds(f.timeline(1).await).contains(&"published".to_string()));
     assert!(kinds(f.timeline(2).await).contains(&"unpublished".to_string()));
     // Saying it again changes nothing and says why.
-    f.type_lines(&["!inc publish INC-1", "!inc unpublish INC-2"]).await;
-    f.expect_console("INC-1 is already on the status page", 1).await;
+    f.type_lines(&["!inc publish INC-1", "!inc unpublish INC-2"])
+        .await;
+    f.expect_console("INC-1 is already on the status page", 1)
+        .await;
     f.expect_console("INC-2 is not on the status page", 1).await;
     let published_events = kinds(f.timeline(1).await)
         .into_iter()

@@ -597,22 +597,41 @@ async fn published_incidents_newest_first(s: SharedStore) {
         ..new_incident("first")
     };
     let a = tx.insert_incident(&first).await.expect("a");
-    let mut b = tx.insert_incident(&new_incident("hidden")).await.expect("b");
+    let mut b = tx
+        .insert_incident(&new_incident("hidden"))
+        .await
+        .expect("b");
     first.title = "third".into();
     let c = tx.insert_incident(&first).await.expect("c");
     assert!(a.published && !b.published && c.published);
-    let ids = |v: Vec<flare::domain::incident::Incident>| v.iter().map(|i| i.id.0).collect::<Vec<_>>();
-    assert_eq!(ids(tx.published_incidents(10).await.expect("list")), vec![c.id.0, a.id.0]);
-    assert_eq!(ids(tx.published_incidents(1).await.expect("list")), vec![c.id.0]);
+    let ids =
+        |v: Vec<flare::domain::incident::Incident>| v.iter().map(|i| i.id.0).collect::<Vec<_>>();
+    assert_eq!(
+        ids(tx.published_incidents(10).await.expect("list")),
+        vec![c.id.0, a.id.0]
+    );
+    assert_eq!(
+        ids(tx.published_incidents(1).await.expect("list")),
+        vec![c.id.0]
+    );
     b.published = true;
     tx.save_incident(&mut b).await.expect("save");
-    assert!(tx.incident(b.id.0).await.expect("read").expect("b").published);
+    assert!(
+        tx.incident(b.id.0)
+            .await
+            .expect("read")
+            .expect("b")
+            .published
+    );
     let mut c2 = tx.incident(c.id.0).await.expect("read").expect("c");
     c2.published = false;
     tx.save_incident(&mut c2).await.expect("save");
     tx.commit().await.expect("commit");
     let mut tx = s.begin().await.expect("begin");
-    assert_eq!(ids(tx.published_incidents(10).await.expect("list")), vec![b.id.0, a.id.0]);
+    assert_eq!(
+        ids(tx.published_incidents(10).await.expect("list")),
+        vec![b.id.0, a.id.0]
+    );
 }
 
 macro_rules! suite {

@@ -27,12 +27,12 @@ use env::apply_env_override;
 pub use paging::warnings;
 pub use problem::{ConfigError, Problem, parse_duration, redact_url, secret};
 pub use resolve::Settings;
-pub use status_page::{ComponentConfig, StatusPageConfig};
 pub use sections::{
     AnnouncementConfig, CalendarConfig, ChannelConfig, CommandsConfig, ConsoleConfig,
     DatabaseConfig, DeliveryConfig, EscalationConfig, EscalationStepConfig, MirrorConfig,
     NudgesConfig, PersonConfig, RotationConfig, SlaConfig,
 };
+pub use status_page::{ComponentConfig, StatusPageConfig};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

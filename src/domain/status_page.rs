@@ -349,9 +349,21 @@ mod tests {
         assert_eq!(c.id, "checkout");
         let incidents = [
             inc(1, Severity::Sev3, Status::Identified, &["CHECKOUT"], true),
-            inc(2, Severity::Sev2, Status::Monitoring, &["payments-api"], true),
+            inc(
+                2,
+                Severity::Sev2,
+                Status::Monitoring,
+                &["payments-api"],
+                true,
+            ),
             // Worse, but not public, resolved, or about something else: no effect.
-            inc(3, Severity::Sev1, Status::Investigating, &["checkout"], false),
+            inc(
+                3,
+                Severity::Sev1,
+                Status::Investigating,
+                &["checkout"],
+                false,
+            ),
             inc(4, Severity::Sev1, Status::Resolved, &["checkout"], true),
             inc(5, Severity::Sev1, Status::Investigating, &["search"], true),
         ];
@@ -367,7 +379,10 @@ mod tests {
     #[test]
     fn the_publish_policy_defaults_to_sev1_and_sev2_and_refuses_no_ops() {
         let p = PublishPolicy::default();
-        let published: Vec<_> = Severity::ALL.into_iter().filter(|s| p.publishes(*s)).collect();
+        let published: Vec<_> = Severity::ALL
+            .into_iter()
+            .filter(|s| p.publishes(*s))
+            .collect();
         assert_eq!(published, vec![Severity::Sev1, Severity::Sev2]);
         let mut i = inc(7, Severity::Sev3, Status::Investigating, &[], false);
         assert_eq!(

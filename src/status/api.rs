@@ -56,8 +56,15 @@ fn escape(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
     for c in json.chars() {
         match c {
-            '<' | '>' | '&' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}'
-            | '\u{200f}' | '\u{2028}' | '\u{2029}' => {
+            '<'
+            | '>'
+            | '&'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'
+            | '\u{2029}' => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -209,7 +216,11 @@ async fn serve(state: StatusState, headers: HeaderMap, doc: Doc) -> Response {
         Ok(snap) => cache::respond(&headers, "application/json", render(&state, &snap, doc)),
         Err(e) => {
             tracing::error!(error = %e, "status page: cannot read incidents");
-            (StatusCode::SERVICE_UNAVAILABLE, "status temporarily unavailable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "status temporarily unavailable\n",
+            )
+                .into_response()
         }
     }
 }

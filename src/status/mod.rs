@@ -69,7 +69,10 @@ pub fn router(state: StatusState) -> Router {
         .route("/api/v2/status.json", get(api::get_status))
         .route("/api/v2/components.json", get(api::get_components))
         .route("/api/v2/incidents.json", get(api::get_incidents))
-        .route("/api/v2/incidents/unresolved.json", get(api::get_unresolved))
+        .route(
+            "/api/v2/incidents/unresolved.json",
+            get(api::get_unresolved),
+        )
         .route(
             "/api/v2/scheduled-maintenances.json",
             get(api::get_maintenances),

@@ -36,7 +36,7 @@ impl Snapshot {
                 list.push(open);
             }
         }
-        list.sort_by(|a, b| b.id.cmp(&a.id));
+        list.sort_by_key(|i| std::cmp::Reverse(i.id));
         let mut incidents = Vec::with_capacity(list.len());
         for incident in list {
             let timeline = tx.timeline(incident.id.0).await?;

@@ -276,9 +276,17 @@ pub fn impact_set(i: &Incident, text: &str, who: &str) -> String {
 
 pub fn publication_set(i: &Incident, who: &str) -> String {
     if i.published {
-        format!("🌐 {} is now on the public status page (published by {}).", headline(i), who)
+        format!(
+            "🌐 {} is now on the public status page (published by {}).",
+            headline(i),
+            who
+        )
     } else {
-        format!("🔒 {} was taken off the public status page by {}.", headline(i), who)
+        format!(
+            "🔒 {} was taken off the public status page by {}.",
+            headline(i),
+            who
+        )
     }
 }
 
