@@ -29,6 +29,7 @@ name = "Search"
 
 struct Page {
     flare: TestFlare,
+    clock: ManualClock,
     base: String,
     http: reqwest::Client,
 }
@@ -53,6 +54,7 @@ async fn page() -> Page {
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
     Page {
         flare,
+        clock,
         base: format!("http://{addr}"),
         http: reqwest::Client::new(),
     }
@@ -265,4 +267,100 @@ async fn hostile_text_is_inert_in_the_json() {
     assert!(raw.contains("\\u003cscript\\u003e"), "{raw}");
     let v: Value = serde_json::from_str(&raw).expect("json");
     assert_eq!(v["incidents"][0]["name"], title, "the value itself is kept");
+}
+
+async fn html(p: &Page, path: &str) -> String {
+    let r = p.get(path).await;
+    assert_eq!(r.status(), 200, "{path}");
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(r.headers().contains_key("etag"));
+    assert_eq!(r.headers()["cache-control"], "public, max-age=30");
+    r.text().await.expect("body")
+}
+
+#[tokio::test]
+async fn the_html_page_renders_each_state_accessibly() {
+    let mut p = page().await;
+    let ok = html(&p, "/").await;
+    assert!(ok.contains("<html lang=\"en\">"), "{ok}");
+    for landmark in ["<header>", "<main>", "<footer>", "<h1>"] {
+        assert!(ok.contains(landmark), "{landmark}");
+    }
+    assert!(
+        ok.contains("<title>Acme: All Systems Operational</title>"),
+        "{ok}"
+    );
+    assert!(ok.contains("No current incidents."), "{ok}");
+    assert!(!ok.contains("<script"), "{ok}");
+    assert_eq!(html(&p, "/index.html").await, ok);
+    let css = p.get("/style.css").await;
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+
+    p.flare
+        .type_lines(&[
+            "!inc open Card payments failing sev1",
+            "!inc apps INC-1 checkout",
+            "!inc update INC-1 failing over",
+        ])
+        .await;
+    p.flare.expect_console("impacted applications", 1).await;
+    let sev1 = html(&p, "/").await;
+    assert!(
+        sev1.contains("<title>Acme: Major System Outage</title>"),
+        "{sev1}"
+    );
+    assert!(sev1.contains("Major outage"), "{sev1}");
+    assert!(sev1.contains("href=\"incidents/inc-1.html\""), "{sev1}");
+    // Newest first; local zone and UTC.
+    let newest = sev1.find("failing over").expect("update");
+    let oldest = sev1.find("Investigating: Card payments").expect("opening");
+    assert!(newest < oldest, "{sev1}");
+    assert!(sev1.contains("2026-11-24 10:00 EST (15:00 UTC)"), "{sev1}");
+
+    p.clock.advance(chrono::Duration::minutes(95));
+    p.flare.type_lines(&["!inc resolve INC-1 done"]).await;
+    p.flare.expect_console("resolved", 1).await;
+    let past = html(&p, "/").await;
+    assert!(past.contains("All Systems Operational"), "{past}");
+    assert!(past.contains("<h3>2026-11-24</h3>"), "{past}");
+    assert!(past.contains("resolved after 1 h 35 min"), "{past}");
+    let one = html(&p, "/incidents/inc-1.html").await;
+    assert!(
+        one.contains("<title>Acme INC-1 — Card payments failing</title>"),
+        "{one}"
+    );
+    assert!(one.contains("href=\"../index.html\""), "{one}");
+    assert!(one.contains("This incident has been resolved."), "{one}");
+    assert_eq!(p.get("/incidents/inc-2.html").await.status(), 404);
+    assert_eq!(p.get("/incidents/..%2Fstyle.css").await.status(), 404);
+}
+
+#[tokio::test]
+async fn hostile_text_is_inert_in_the_html() {
+    let mut p = page().await;
+    let title = "<script>alert(1)</script> \"onmouseover=alert(1) javascript:alert(1) \u{202e}evil";
+    p.flare
+        .type_lines(&[
+            &format!("!inc open {title} sev1"),
+            "!inc update INC-1 <a href=\"javascript:alert(1)\">x</a> <img src=x onerror=alert(1)>",
+        ])
+        .await;
+    p.flare.expect_console("INC-1", 2).await;
+    for path in ["/", "/incidents/inc-1.html"] {
+        let page = html(&p, path).await;
+        assert!(!page.contains("<script"), "{page}");
+        assert!(!page.contains("\"onmouseover"), "{page}");
+        assert!(!page.contains("href=\"javascript:"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(!page.contains('\u{202e}'), "{page}");
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+    }
 }

@@ -4,6 +4,8 @@
 
 mod api;
 mod cache;
+mod html;
+mod pages;
 mod snapshot;
 
 use std::sync::Arc;
@@ -65,6 +67,10 @@ impl PageSettings {
 /// The status page's routes, to be merged into the HTTP server.
 pub fn router(state: StatusState) -> Router {
     Router::new()
+        .route("/", get(pages::get_index))
+        .route("/index.html", get(pages::get_index))
+        .route("/style.css", get(pages::get_style))
+        .route("/incidents/{file}", get(pages::get_incident))
         .route("/api/v2/summary.json", get(api::get_summary))
         .route("/api/v2/status.json", get(api::get_status))
         .route("/api/v2/components.json", get(api::get_components))
