@@ -364,3 +364,68 @@ async fn hostile_text_is_inert_in_the_html() {
         assert!(page.contains("&lt;script&gt;"), "{page}");
     }
 }
+
+#[tokio::test]
+async fn the_feeds_parse_back_with_a_real_parser_and_stay_inert() {
+    let mut p = page().await;
+    let hostile = "<script>alert(1)</script> \"onmouseover=x \u{202e}evil";
+    p.flare
+        .type_lines(&[
+            "!inc open Card payments failing sev1",
+            "!inc update INC-1 failing over",
+            "!inc open internal only sev3",
+            &format!("!inc open {hostile} sev2"),
+        ])
+        .await;
+    p.flare.expect_console("INC-3", 1).await;
+    for (path, kind, ctype) in [
+        (
+            "/history.atom",
+            feed_rs::model::FeedType::Atom,
+            "application/atom+xml; charset=utf-8",
+        ),
+        (
+            "/history.rss",
+            feed_rs::model::FeedType::RSS2,
+            "application/rss+xml; charset=utf-8",
+        ),
+    ] {
+        let r = p.get(path).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], ctype);
+        assert!(r.headers().contains_key("etag"));
+        let raw = r.text().await.expect("body");
+        assert!(!raw.contains("<script"), "{raw}");
+        assert!(!raw.contains('\u{202e}'), "{raw}");
+        let feed = feed_rs::parser::parse(raw.as_bytes()).expect("a valid feed");
+        assert_eq!(feed.feed_type, kind);
+        let titles: Vec<String> = feed
+            .entries
+            .iter()
+            .filter_map(|e| e.title.as_ref().map(|t| t.content.clone()))
+            .collect();
+        // Published only, newest first; INC-2 (SEV3) is not public.
+        assert_eq!(
+            titles,
+            vec![
+                "<script>alert(1)</script> \"onmouseover=x \u{fffd}evil".to_string(),
+                "Card payments failing".to_string(),
+            ],
+            "{path}"
+        );
+        let card = &feed.entries[1];
+        assert!(card.id.ends_with("INC-1"), "{path}: {}", card.id);
+        assert_eq!(
+            card.links[0].href,
+            "https://status.example.com/incidents/inc-1.html"
+        );
+        let summary = card
+            .summary
+            .as_ref()
+            .map(|t| t.content.clone())
+            .expect("summary");
+        assert!(summary.contains("failing over"), "{summary}");
+        assert!(!summary.contains("alice"), "{summary}");
+        assert!(card.published.is_some(), "{path}");
+    }
+}

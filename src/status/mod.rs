@@ -4,6 +4,7 @@
 
 mod api;
 mod cache;
+mod feeds;
 mod html;
 mod pages;
 mod snapshot;
@@ -70,6 +71,8 @@ pub fn router(state: StatusState) -> Router {
         .route("/", get(pages::get_index))
         .route("/index.html", get(pages::get_index))
         .route("/style.css", get(pages::get_style))
+        .route("/history.atom", get(pages::get_atom))
+        .route("/history.rss", get(pages::get_rss))
         .route("/incidents/{file}", get(pages::get_incident))
         .route("/api/v2/summary.json", get(api::get_summary))
         .route("/api/v2/status.json", get(api::get_status))

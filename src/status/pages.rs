@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{Snapshot, StatusState, cache, html};
+use super::{Snapshot, StatusState, cache, feeds, html};
 
 fn unavailable(e: super::StatusError) -> Response {
     tracing::error!(error = %e, "status page: cannot read incidents");
@@ -49,5 +49,27 @@ pub async fn get_incident(
     {
         Some(p) => cache::respond(&h, HTML, html::incident(&s, p).into_bytes()),
         None => (StatusCode::NOT_FOUND, "no such incident\n").into_response(),
+    }
+}
+
+pub async fn get_atom(State(s): State<StatusState>, h: HeaderMap) -> Response {
+    match Snapshot::read(&s).await {
+        Ok(snap) => cache::respond(
+            &h,
+            "application/atom+xml; charset=utf-8",
+            feeds::atom(&s, &snap).into_bytes(),
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+pub async fn get_rss(State(s): State<StatusState>, h: HeaderMap) -> Response {
+    match Snapshot::read(&s).await {
+        Ok(snap) => cache::respond(
+            &h,
+            "application/rss+xml; charset=utf-8",
+            feeds::rss(&s, &snap).into_bytes(),
+        ),
+        Err(e) => unavailable(e),
     }
 }
