@@ -429,3 +429,97 @@ async fn the_feeds_parse_back_with_a_real_parser_and_stay_inert() {
         assert!(card.published.is_some(), "{path}");
     }
 }
+
+async fn exported(p: &Page, out: &std::path::Path) {
+    let loaded = flare::config::parse(TOML, Vec::new()).expect("config");
+    let clock: SharedClock = Arc::new(p.clock.clone());
+    let state = StatusState {
+        store: p.flare.running.store.clone(),
+        page: Arc::new(PageSettings::from_config(
+            &loaded.config,
+            &loaded.settings,
+            &clock,
+        )),
+    };
+    flare::status::export::export(&state, out)
+        .await
+        .expect("export");
+}
+
+#[tokio::test]
+async fn the_export_is_byte_for_byte_what_the_server_serves() {
+    let mut p = page().await;
+    p.flare
+        .type_lines(&["!inc open Card payments failing sev1", "!inc open b sev2"])
+        .await;
+    p.flare.expect_console("INC-2", 1).await;
+    p.flare.type_lines(&["!inc resolve INC-2 ok"]).await;
+    p.flare.expect_console("resolved", 1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("site");
+    exported(&p, &out).await;
+    let mut files = Vec::new();
+    let mut stack = vec![out.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let path = e.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 14, "{files:?}");
+    for f in files {
+        let rel = f
+            .strip_prefix(&out)
+            .expect("inside")
+            .to_string_lossy()
+            .to_string();
+        let served = p.get(&format!("/{rel}")).await;
+        assert_eq!(served.status(), 200, "{rel}");
+        let body = served.bytes().await.expect("bytes");
+        assert_eq!(std::fs::read(&f).expect("read"), body.to_vec(), "{rel}");
+    }
+}
+
+#[tokio::test]
+async fn a_reader_never_sees_a_half_written_export() {
+    let mut p = page().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("site");
+    exported(&p, &out).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (out, stop) = (out.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Every file present and whole, at every instant.
+                let index = std::fs::read_to_string(out.join("index.html")).expect("index");
+                assert!(index.ends_with("</html>"), "{index}");
+                let sum = std::fs::read(out.join("api/v2/summary.json")).expect("summary");
+                serde_json::from_slice::<Value>(&sum).expect("whole json");
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for i in 0..15 {
+        p.flare
+            .type_lines(&[&format!("!inc open incident number {i} sev1")])
+            .await;
+        p.flare.expect_console(&format!("INC-{}", i + 1), 1).await;
+        exported(&p, &out).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().expect("reader saw only whole exports");
+    assert!(reads > 0);
+    let index = std::fs::read_to_string(out.join("index.html")).expect("index");
+    assert!(index.contains("incident number 14"));
+    // Only the current copy and the one before are kept.
+    let copies = std::fs::read_dir(dir.path()).expect("dir").count();
+    assert!(copies <= 3, "{copies}");
+}

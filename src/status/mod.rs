@@ -4,6 +4,7 @@
 
 mod api;
 mod cache;
+pub mod export;
 mod feeds;
 mod html;
 mod pages;
