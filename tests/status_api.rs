@@ -523,3 +523,30 @@ async fn a_reader_never_sees_a_half_written_export() {
     let copies = std::fs::read_dir(dir.path()).expect("dir").count();
     assert!(copies <= 3, "{copies}");
 }
+
+#[test]
+fn flare_status_export_writes_the_site_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("public");
+    let db = format!("sqlite://{}/flare.db", dir.path().display());
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flare"))
+        .args(["status", "export", "--out"])
+        .arg(&out)
+        .env("FLARE__DATABASE__URL", &db)
+        .env_remove("FLARE_CONFIG")
+        .current_dir(dir.path())
+        .output()
+        .expect("flare runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let index = std::fs::read_to_string(out.join("index.html")).expect("index");
+    assert!(index.contains("All Systems Operational"), "{index}");
+    let status: Value = serde_json::from_slice(
+        &std::fs::read(out.join("api/v2/status.json")).expect("status.json"),
+    )
+    .expect("json");
+    assert_eq!(status["status"]["indicator"], "none");
+}
