@@ -164,6 +164,7 @@ async fn many_incidents(url: &str, count: usize) {
                 sla_class: "business".into(),
                 sla_window_secs: 900,
                 ack_deadline: now + chrono::Duration::minutes(15),
+                published: false,
             })
             .await
             .expect("insert");

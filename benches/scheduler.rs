@@ -72,6 +72,7 @@ async fn run(incidents: usize, burst: usize) {
                     sla_class: "business".into(),
                     sla_window_secs: 900,
                     ack_deadline: deadline,
+                    published: false,
                 })
                 .await
                 .expect("incident");

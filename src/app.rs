@@ -106,7 +106,16 @@ pub async fn start_with(
         store: store.clone(),
         adapters: adapters.clone(),
     };
-    let http = crate::http::start(&config.http, crate::http::ops_router(Arc::new(ops)))
+    let page = crate::status::StatusState {
+        store: store.clone(),
+        page: Arc::new(crate::status::PageSettings::from_config(
+            config,
+            engine.settings(),
+            &clock,
+        )),
+    };
+    let routes = crate::http::ops_router(Arc::new(ops)).merge(crate::status::router(page));
+    let http = crate::http::start(&config.http, routes)
         .await?
         .map(|(addr, task)| {
             tasks.push(task);

@@ -17,5 +17,6 @@ pub mod http;
 pub mod measure;
 pub mod retry;
 pub mod scheduler;
+pub mod status;
 pub mod store;
 pub mod wake;

@@ -73,6 +73,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// The public status page (docs/status-page.md).
+    Status {
+        #[command(subcommand)]
+        action: StatusCmd,
+    },
     /// Write a consistent copy of the SQLite database to a new file, while Flare runs.
     Backup {
         /// The copy to create (never overwritten).
@@ -91,6 +96,16 @@ enum Cmd {
 enum ExportFormat {
     Markdown,
     Json,
+}
+
+#[derive(Subcommand)]
+enum StatusCmd {
+    /// Write the whole status site (HTML, JSON, feeds; relative links) to a directory.
+    Export {
+        /// Becomes a symlink to the newest complete copy, swapped atomically.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -179,6 +194,12 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let config = load_config(path.as_deref())?.config;
             dead_letters(&config, json).await
         }
+        Some(Cmd::Status {
+            action: StatusCmd::Export { out },
+        }) => {
+            let loaded = load_config(path.as_deref())?;
+            status_export(&loaded, &out).await
+        }
         Some(Cmd::Backup { file }) => {
             let config = load_config(path.as_deref())?.config;
             let url = config.database_url()?;
@@ -251,6 +272,27 @@ fn sla(settings: &Settings, json: bool, instant: Option<&str>) -> Result<ExitCod
     } else {
         println!("{}", a.describe(&settings.calendar, at));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status_export(loaded: &Loaded, out: &std::path::Path) -> Result<ExitCode> {
+    let url = loaded.config.database_url()?;
+    let store = flare::store::open(&url, 1).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            flare::config::redact_url(&url)
+        )
+    })?;
+    let clock: flare::clock::SharedClock = std::sync::Arc::new(flare::clock::SystemClock);
+    let page = flare::status::PageSettings::from_config(&loaded.config, &loaded.settings, &clock);
+    let state = flare::status::StatusState {
+        store: store.clone(),
+        page: std::sync::Arc::new(page),
+    };
+    let done = flare::status::export::export(&state, out).await;
+    store.close().await;
+    done?;
+    println!("status page exported to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -235,7 +235,6 @@ async fn unknown_paths_are_404_in_json() {
     let f = console_flare(tuesday_10am()).await;
     let a = addr(&f);
     for path in [
-        "/",
         "/nope",
         "/healthz/",
         "/healthz/extra",

@@ -37,6 +37,7 @@ fn new_incident(title: &str) -> NewIncident {
         sla_class: "business".into(),
         sla_window_secs: 900,
         ack_deadline: start + Duration::minutes(15),
+        published: false,
     }
 }
 
@@ -674,6 +675,51 @@ async fn timeline_entries_are_found_by_kind_and_actor(s: SharedStore) {
     );
 }
 
+/// `published` is stored, saved and queried: published incidents only, newest first, limited.
+async fn published_incidents_newest_first(s: SharedStore) {
+    let mut tx = s.begin().await.expect("begin");
+    let mut first = NewIncident {
+        published: true,
+        ..new_incident("first")
+    };
+    let a = tx.insert_incident(&first).await.expect("a");
+    let mut b = tx
+        .insert_incident(&new_incident("hidden"))
+        .await
+        .expect("b");
+    first.title = "third".into();
+    let c = tx.insert_incident(&first).await.expect("c");
+    assert!(a.published && !b.published && c.published);
+    let ids =
+        |v: Vec<flare::domain::incident::Incident>| v.iter().map(|i| i.id.0).collect::<Vec<_>>();
+    assert_eq!(
+        ids(tx.published_incidents(10).await.expect("list")),
+        vec![c.id.0, a.id.0]
+    );
+    assert_eq!(
+        ids(tx.published_incidents(1).await.expect("list")),
+        vec![c.id.0]
+    );
+    b.published = true;
+    tx.save_incident(&mut b).await.expect("save");
+    assert!(
+        tx.incident(b.id.0)
+            .await
+            .expect("read")
+            .expect("b")
+            .published
+    );
+    let mut c2 = tx.incident(c.id.0).await.expect("read").expect("c");
+    c2.published = false;
+    tx.save_incident(&mut c2).await.expect("save");
+    tx.commit().await.expect("commit");
+    let mut tx = s.begin().await.expect("begin");
+    assert_eq!(
+        ids(tx.published_incidents(10).await.expect("list")),
+        vec![b.id.0, a.id.0]
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),*) => {
         mod on_sqlite {
@@ -706,7 +752,8 @@ suite!(
     timers_claim_cancel_and_fire_once,
     timeline_keeps_utc_instants,
     resolved_incidents_since_latest_first_and_bounded,
-    timeline_entries_are_found_by_kind_and_actor
+    timeline_entries_are_found_by_kind_and_actor,
+    published_incidents_newest_first
 );
 
 #[tokio::test]

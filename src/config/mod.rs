@@ -17,6 +17,7 @@ mod problem;
 mod resolve;
 mod sections;
 mod sla;
+mod status_page;
 
 use std::path::Path;
 
@@ -32,6 +33,7 @@ pub use sections::{
     DatabaseConfig, DeliveryConfig, EscalationConfig, EscalationStepConfig, MirrorConfig,
     NudgesConfig, PersonConfig, RotationConfig, SlaConfig,
 };
+pub use status_page::{ComponentConfig, StatusPageConfig};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
@@ -57,6 +59,10 @@ pub struct Config {
     pub announcement: Vec<AnnouncementConfig>,
     /// The HTTP server: health, readiness and metrics (`[http]`).
     pub http: http::HttpConfig,
+    /// The public status page (`[status_page]`).
+    pub status_page: StatusPageConfig,
+    /// The status page's components (`[[component]]`).
+    pub component: Vec<ComponentConfig>,
 }
 
 /// The configuration file, read and checked once: the sections as written (the adapters and

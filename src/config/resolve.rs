@@ -11,6 +11,7 @@ use crate::domain::paging::Paging;
 use crate::domain::people::Directory;
 use crate::domain::reminder::Offset;
 use crate::domain::sla::SlaPolicy;
+use crate::domain::status_page::{Component, PublishPolicy};
 
 /// What the engine runs on, resolved once from the configuration.
 pub struct Settings {
@@ -23,6 +24,12 @@ pub struct Settings {
     pub directory: Directory,
     /// Rotations, escalation paths, nudges and announcements (see `engine::timers`).
     pub paging: Paging,
+    /// Severities published on the status page when opened.
+    pub publish: PublishPolicy,
+    /// The status page's components.
+    pub components: Vec<Component>,
+    /// Responder names on the status page.
+    pub show_names: bool,
 }
 
 impl Settings {
@@ -44,6 +51,8 @@ impl Settings {
         let paging = Paging::from_config(c).map_err(|p| problems.extend(p)).ok();
         check_platforms(c, &mut problems);
         c.http.check(&mut problems);
+        let publish = super::status_page::publish_policy(&c.status_page, &mut problems);
+        let components = super::status_page::components(&c.component, &mut problems);
         match (calendar, sla, reminders, paging) {
             (Some(calendar), Some(sla), Some(reminders), Some(paging)) if problems.is_empty() => {
                 Ok(Settings {
@@ -55,6 +64,9 @@ impl Settings {
                     attribution: c.mirror.attribution.clone(),
                     directory: Directory::from_config(&c.people),
                     paging,
+                    publish,
+                    components,
+                    show_names: c.status_page.show_names,
                 })
             }
             _ => Err(problems),

@@ -21,6 +21,8 @@ pub const RESTRICTABLE: &[&str] = &[
     "commander",
     "resolve",
     "reopen",
+    "publish",
+    "unpublish",
 ];
 
 /// Longest command message accepted, in characters.
@@ -97,6 +99,11 @@ pub enum Command {
     Oncall {
         set: Option<OncallOverride>,
     },
+    /// Put the incident on the public status page, or take it off.
+    Publish {
+        incident: Option<IncidentId>,
+        published: bool,
+    },
 }
 
 /// Where `!inc list resolved [since]` starts: a date (local midnight, read by the engine in
@@ -162,6 +169,12 @@ impl Command {
             Command::Sla { .. } => "sla",
             Command::Help { .. } => "help",
             Command::Oncall { .. } => "oncall",
+            Command::Publish {
+                published: true, ..
+            } => "publish",
+            Command::Publish {
+                published: false, ..
+            } => "unpublish",
         }
     }
 }
@@ -375,6 +388,24 @@ pub static GRAMMAR: &[Spec] = &[
         more_lines: MoreLines::Unused,
         reference: Reference::None,
         pattern: r"^(?:(?i:override)\s+@?(?P<person>[^\s@<>]{1,64})\s+(?P<from>\S+(?:\s+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?)\s+(?P<to>\S+(?:\s+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?))?$",
+    },
+    Spec {
+        name: "publish",
+        args: "[INC-n]",
+        summary: "show the incident and its status updates on the public status page",
+        example: "!incident publish INC-7",
+        more_lines: MoreLines::Unused,
+        reference: Reference::Optional,
+        pattern: r"^$",
+    },
+    Spec {
+        name: "unpublish",
+        args: "[INC-n]",
+        summary: "take the incident off the public status page",
+        example: "!incident unpublish INC-7",
+        more_lines: MoreLines::Unused,
+        reference: Reference::Optional,
+        pattern: r"^$",
     },
     Spec {
         name: "help",
@@ -724,6 +755,14 @@ fn build(
                 to: text("to").unwrap_or_default(),
             }),
         },
+        "publish" => Command::Publish {
+            incident,
+            published: true,
+        },
+        "unpublish" => Command::Publish {
+            incident,
+            published: false,
+        },
         "help" => Command::Help {
             topic: text("topic").map(|t| t.to_lowercase()),
         },
@@ -935,6 +974,8 @@ mod tests {
         ("impact", "no card payments"),
         ("show", ""),
         ("timeline", ""),
+        ("publish", ""),
+        ("unpublish", ""),
     ];
 
     fn incident_of(c: &Command) -> Option<IncidentId> {
@@ -949,7 +990,8 @@ mod tests {
             | Command::Apps { incident, .. }
             | Command::Impact { incident, .. }
             | Command::Show { incident }
-            | Command::Timeline { incident } => *incident,
+            | Command::Timeline { incident }
+            | Command::Publish { incident, .. } => *incident,
             Command::Reopen { incident } => Some(*incident),
             _ => None,
         }
@@ -1350,5 +1392,34 @@ mod tests {
         );
         assert!(usage_of("!incident oncall override bob").contains("Usage: !incident oncall"));
         assert_eq!(parse("!oncallx"), Parsed::NotACommand);
+    }
+
+    #[test]
+    fn publish_and_unpublish_take_an_optional_incident() {
+        for (word, published) in [("publish", true), ("unpublish", false)] {
+            assert_eq!(
+                cmd(&format!("!inc {word} inc-12")),
+                Command::Publish {
+                    incident: Some(IncidentId(12)),
+                    published
+                }
+            );
+            assert_eq!(
+                cmd(&format!("!incident {}", word.to_uppercase())),
+                Command::Publish {
+                    incident: None,
+                    published
+                }
+            );
+            assert_eq!(cmd(&format!("!inc {word}")).name(), word);
+            assert!(RESTRICTABLE.contains(&word));
+            for bad in ["INC-x", "INC-1 now", "everything"] {
+                assert!(
+                    usage_of(&format!("!inc {word} {bad}"))
+                        .contains(&format!("Usage: !incident {word} [INC-n]")),
+                    "{word} {bad}"
+                );
+            }
+        }
     }
 }

@@ -230,6 +230,8 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
     pub last_update_at: DateTime<Utc>,
+    /// On the public status page (`[status_page] publish`, `!inc publish`/`unpublish`).
+    pub published: bool,
     /// Bumped on every change; updates check it (optimistic concurrency across replicas).
     pub version: i64,
 }
@@ -425,6 +427,7 @@ mod tests {
             resolved_at: None,
             resolution: None,
             last_update_at: deadline - chrono::Duration::minutes(15),
+            published: false,
             version: 1,
         }
     }

@@ -13,6 +13,7 @@ pub mod people;
 pub mod platform;
 pub mod reminder;
 pub mod sla;
+pub mod status_page;
 pub mod text;
 pub mod timeline;
 pub mod timer;

@@ -29,10 +29,14 @@ pub enum TimelineKind {
     EscalationStarted,
     EscalationStep,
     UpdateNudge,
+    /// Put on the public status page (`!inc publish`).
+    Published,
+    /// Taken off the public status page (`!inc unpublish`).
+    Unpublished,
 }
 
 impl TimelineKind {
-    pub const ALL: [TimelineKind; 19] = [
+    pub const ALL: [TimelineKind; 21] = [
         TimelineKind::Opened,
         TimelineKind::Ack,
         TimelineKind::AckFirstReply,
@@ -52,6 +56,8 @@ impl TimelineKind {
         TimelineKind::EscalationStarted,
         TimelineKind::EscalationStep,
         TimelineKind::UpdateNudge,
+        TimelineKind::Published,
+        TimelineKind::Unpublished,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -75,6 +81,8 @@ impl TimelineKind {
             TimelineKind::EscalationStarted => "escalation_started",
             TimelineKind::EscalationStep => "escalation_step",
             TimelineKind::UpdateNudge => "update_nudge",
+            TimelineKind::Published => "published",
+            TimelineKind::Unpublished => "unpublished",
         }
     }
 

@@ -107,6 +107,7 @@ pub(crate) fn incident_from_row(r: &impl Columns) -> Result<Incident> {
         resolved_at: r.opt_time("resolved_at")?,
         resolution: r.opt_text("resolution")?,
         last_update_at: r.time("last_update_at")?,
+        published: r.flag("published")?,
         version: r.int("version")?,
     })
 }

@@ -125,6 +125,8 @@ pub struct NewIncident {
     pub sla_class: String,
     pub sla_window_secs: i64,
     pub ack_deadline: DateTime<Utc>,
+    /// On the public status page from the start (`[status_page] publish`).
+    pub published: bool,
 }
 
 /// An inbound message as recorded (the source side of the message map).
@@ -334,6 +336,8 @@ pub trait Tx: Send {
         since: DateTime<Utc>,
         limit: i64,
     ) -> Result<(Vec<Incident>, i64)>;
+    /// The incidents on the public status page, newest first, at most `limit`.
+    async fn published_incidents(&mut self, limit: i64) -> Result<Vec<Incident>>;
     async fn incident_count(&mut self) -> Result<i64>;
 
     async fn add_timeline(&mut self, ev: &TimelineEvent) -> Result<()>;

@@ -132,6 +132,11 @@ pub(crate) async fn connect(url: &str, max_connections: u32) -> Result<PgStore> 
             "delivery priority",
             include_str!("../../migrations/postgres/0005_delivery_priority.sql"),
         ),
+        (
+            6,
+            "published incidents",
+            include_str!("../../migrations/postgres/0006_published.sql"),
+        ),
     ])
     .run(&pool)
     .await?;

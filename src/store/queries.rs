@@ -10,7 +10,7 @@ use crate::domain::incident::{Incident, TimelineEvent};
 pub(crate) const INCIDENT_COLUMNS: &str = "id, title, severity, status, commander, impacted_apps, \
     business_impact, opened_by, opened_platform, opened_channel, started_at, sla_class, \
     sla_window_secs, ack_deadline, acknowledged_at, acknowledged_by, acknowledged_where, \
-    resolved_at, resolution, last_update_at, version";
+    resolved_at, resolution, last_update_at, published, version";
 
 pub(crate) const DELIVERY_COLUMNS: &str = "id, platform, channel, incident_id, style, in_thread, \
     thread_ref, author, text, mentions, source_message, edit_of, delete_of, status, attempts, \
@@ -174,7 +174,7 @@ pub(crate) fn message_args(m: &MessageRecord) -> Vec<Val> {
 pub(crate) const UPDATE_INCIDENT: &str = "UPDATE incidents SET title = $1, severity = $2, status = $3, commander = $4, \
     impacted_apps = $5, business_impact = $6, acknowledged_at = $7, \
     acknowledged_by = $8, acknowledged_where = $9, resolved_at = $10, \
-    resolution = $11, last_update_at = $12, version = version + 1 \
+    resolution = $11, last_update_at = $12, published = $15, version = version + 1 \
     WHERE id = $13 AND version = $14";
 
 pub(crate) const INCIDENT_COUNT: &str = "SELECT COUNT(*) AS n FROM incidents";
@@ -310,6 +310,7 @@ pub(crate) fn new_incident_args(n: &NewIncident) -> Vec<Val> {
         (&n.sla_class).into(),
         n.sla_window_secs.into(),
         n.ack_deadline.into(),
+        n.published.into(),
     ]
 }
 
@@ -330,6 +331,7 @@ pub(crate) fn incident_update_args(i: &Incident) -> Vec<Val> {
         i.last_update_at.into(),
         i.id.0.into(),
         i.version.into(),
+        i.published.into(),
     ]
 }
 
@@ -364,8 +366,8 @@ pub(crate) fn insert_incident() -> String {
     format!(
         "INSERT INTO incidents (title, severity, status, opened_by, opened_platform, \
         opened_channel, started_at, sla_class, sla_window_secs, ack_deadline, \
-        last_update_at, impacted_apps, version) \
-        VALUES ($1, $2, 'investigating', $3, $4, $5, $6, $7, $8, $9, $6, '', 0) \
+        last_update_at, impacted_apps, published, version) \
+        VALUES ($1, $2, 'investigating', $3, $4, $5, $6, $7, $8, $9, $6, '', $10, 0) \
         RETURNING {INCIDENT_COLUMNS}"
     )
 }
@@ -382,6 +384,13 @@ pub(crate) fn select_resolved_incidents() -> String {
     format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents \
         WHERE status = 'resolved' AND resolved_at >= $1 ORDER BY resolved_at DESC, id DESC LIMIT $2"
+    )
+}
+
+pub(crate) fn select_published_incidents() -> String {
+    format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents \
+        WHERE published = TRUE ORDER BY id DESC LIMIT $1"
     )
 }
 

@@ -177,6 +177,12 @@ impl<D: Dialect> Tx for SqlTx<D> {
         Ok((listed, one(&total)?.int("n")?))
     }
 
+    async fn published_incidents(&mut self, limit: i64) -> Result<Vec<Incident>> {
+        let q = select_published_incidents();
+        let rows = self.read_now(&q, &[limit.into()]).await?;
+        rows.iter().map(incident_from_row).collect()
+    }
+
     async fn incident_count(&mut self) -> Result<i64> {
         let rows = self.read_now(INCIDENT_COUNT, &[]).await?;
         one(&rows)?.int("n")

@@ -16,6 +16,7 @@ mod impact;
 mod list;
 mod oncall;
 mod open;
+mod publish;
 mod reopen;
 mod resolve;
 mod severity;
@@ -82,6 +83,10 @@ impl Engine {
             Command::Sla { at } => sla::handle(self, ctx, buf, at).await,
             Command::Help { topic } => help::handle(self, ctx, buf, topic).await,
             Command::Oncall { set } => oncall::handle(self, ctx, buf, set).await,
+            Command::Publish {
+                incident,
+                published,
+            } => publish::handle(self, ctx, buf, incident, published).await,
         };
         buf.bulk_replies = false;
         let decision = decided?;

@@ -33,6 +33,7 @@ pub(super) async fn handle(
             sla_class: sla.class.as_str().to_string(),
             sla_window_secs: sla.window.num_seconds(),
             ack_deadline: sla.deadline,
+            published: e.settings.publish.publishes(severity),
         })
         .await?;
     buf.tx.set_message_incident(msg_id, inc.id.0).await?;

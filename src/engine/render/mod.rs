@@ -353,6 +353,22 @@ pub fn impact_set(i: &Incident, text: &str, who: &str) -> String {
     )
 }
 
+pub fn publication_set(i: &Incident, who: &str) -> String {
+    if i.published {
+        format!(
+            "🌐 {} is now on the public status page (published by {}).",
+            headline(i),
+            who
+        )
+    } else {
+        format!(
+            "🔒 {} was taken off the public status page by {}.",
+            headline(i),
+            who
+        )
+    }
+}
+
 pub fn reopened(i: &Incident, who: &str) -> String {
     format!("🔥 {} was reopened by {}.", headline(i), who)
 }

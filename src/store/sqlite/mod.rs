@@ -136,6 +136,11 @@ pub(crate) async fn connect(url: &str) -> Result<SqliteStore> {
             "delivery priority",
             include_str!("../../../migrations/sqlite/0005_delivery_priority.sql"),
         ),
+        (
+            6,
+            "published incidents",
+            include_str!("../../../migrations/sqlite/0006_published.sql"),
+        ),
     ])
     .run(&pool)
     .await?;
