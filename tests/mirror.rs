@@ -79,6 +79,50 @@ fn no_zwsp(s: &str) -> String {
     s.replace(ZWSP, "")
 }
 
+/// The relayed messages a (possibly packed) IRC line holds, in order, each as
+/// `<author@platform> text`: the `[INC-n] ` tag is dropped and the line is split where
+/// ` | ` is followed by the next attribution (issue 20, item 21).
+fn relayed_parts(line: &str) -> Vec<String> {
+    let line = no_zwsp(line);
+    let body = match line.strip_prefix("[INC-") {
+        Some(rest) => rest.split_once("] ").map_or(line.as_str(), |(_, b)| b),
+        None => line.as_str(),
+    };
+    let starts_attribution = |s: &str| {
+        s.starts_with('<')
+            && s.find("> ")
+                .is_some_and(|end| s[..end].contains('@') && !s[..end].contains(' '))
+    };
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut rest = body;
+    while let Some(at) = rest.find(" | ") {
+        let next = &rest[at + 3..];
+        current.push_str(&rest[..at]);
+        if starts_attribution(next) {
+            parts.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(" | ");
+        }
+        rest = next;
+    }
+    current.push_str(rest);
+    parts.push(current);
+    for p in &parts {
+        assert!(starts_attribution(p), "a relayed part without attribution: {p:?} in {line:?}");
+    }
+    parts
+}
+
+#[test]
+fn relayed_parts_splits_packed_lines_at_attributions_only() {
+    assert_eq!(
+        relayed_parts("[INC-1] <b\u{200B}ob@rc> burst 000 | <b\u{200B}ob@rc> a | b"),
+        vec!["<bob@rc> burst 000", "<bob@rc> a | b"]
+    );
+    assert_eq!(relayed_parts("<alice@slack> hi"), vec!["<alice@slack> hi"]);
+}
+
 #[tokio::test]
 async fn a_conversation_is_mirrored_everywhere_with_attribution_and_edits() {
     let mut s = scene(Extras::default()).await;
@@ -333,7 +377,7 @@ async fn a_burst_arrives_in_order_on_every_destination() {
             .dave
             .expect(|l| from_flare(l, "#ops") && text_of(l).contains("burst "))
             .await;
-        irc.push(no_zwsp(&text_of(&l)));
+        irc.extend(relayed_parts(&text_of(&l)));
     }
     let expected: Vec<String> = (0..N).map(|i| format!("burst {i:03}")).collect();
     let tail = |t: &str| t.rsplit("> ").next().unwrap_or_default().to_string();
@@ -488,7 +532,7 @@ async fn irc_down_for_a_minute_slack_and_rocketchat_stay_in_sync_and_irc_catches
         else {
             panic!("IRC got only {got:#?}");
         };
-        got.push(no_zwsp(&text_of(&l)));
+        got.extend(relayed_parts(&text_of(&l)));
     }
     let tails: Vec<String> = got
         .iter()
@@ -573,7 +617,9 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
         else {
             panic!("IRC got {} of {N}", irc.len());
         };
-        *irc.entry(no_zwsp(&text_of(&l))).or_default() += 1;
+        for part in relayed_parts(&text_of(&l)) {
+            *irc.entry(part).or_default() += 1;
+        }
     }
     let dup = |m: &HashMap<String, usize>| m.values().map(|n| n - 1).sum::<usize>();
     let mut slack = Vec::new();
@@ -592,7 +638,9 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for l in dave.collect_for(Duration::from_millis(200)).await {
         if from_flare(&l, "#ops") && text_of(&l).contains("burst line") {
-            *irc.entry(no_zwsp(&text_of(&l))).or_default() += 1;
+            for part in relayed_parts(&text_of(&l)) {
+                *irc.entry(part).or_default() += 1;
+            }
         }
     }
     let _ = child.kill();

@@ -91,6 +91,10 @@ pub struct IrcConfig {
     pub lines_per_second: f64,
     /// Flood control: lines that may go out at once before the rate applies.
     pub burst: u32,
+    /// Relayed messages waiting for one channel past which the rest are replaced by one
+    /// summary line (how many, from whom, `!inc timeline INC-n`). Unset: what the flood rate
+    /// writes in 30 s, three short messages to a packed line, plus `burst`. 0: never.
+    pub relay_backlog_limit: Option<u32>,
     /// Send our own PING after this much silence from the server.
     pub ping_interval: String,
     /// Drop the link when the server has said nothing for this long after our PING.
@@ -124,10 +128,26 @@ impl Default for IrcConfig {
             incident_channel_prefix: "flare".into(),
             lines_per_second: 1.0,
             burst: 4,
+            relay_backlog_limit: None,
             ping_interval: "60s".into(),
             ping_timeout: "30s".into(),
             reconnect_min: "1s".into(),
             reconnect_max: "5m".into(),
+        }
+    }
+}
+
+impl IrcConfig {
+    /// How far behind a channel may fall, in relayed messages, before the rest of its backlog
+    /// is summarised: the 30 s goal at `lines_per_second`, packed three to a line.
+    pub fn backlog_limit(&self) -> Option<usize> {
+        match self.relay_backlog_limit {
+            Some(0) => None,
+            Some(n) => Some(n as usize),
+            None if self.lines_per_second.is_finite() && self.lines_per_second > 0.0 => {
+                Some((30.0 * self.lines_per_second * 3.0).ceil() as usize + self.burst as usize)
+            }
+            None => None,
         }
     }
 }
