@@ -669,3 +669,109 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
     world.slack.assert_no_violations();
     world.rc.assert_no_violations();
 }
+
+/// Issue 20, item 21: at a slow IRC flood rate a relayed burst is packed into shared lines,
+/// and past `relay_backlog_limit` the rest of it is one summary line (how many, from whom,
+/// where to read them). Every message is either shown or counted, once; the skipped copies
+/// are `summarised` in the outbox (not failed, not pending); other platforms get everything.
+#[tokio::test]
+async fn a_burst_beyond_the_irc_backlog_limit_is_packed_then_summarised() {
+    let world = World::start().await;
+    let mut dave = world.person("dave", &["#ops", "#status"]).await;
+    const LIMIT: usize = 12;
+    let toml = world
+        .toml(&Extras {
+            irc_lines_per_second: Some(2.0),
+            ..Default::default()
+        })
+        .replace(
+            "burst = 1000\n",
+            &format!("burst = 1\nrelay_backlog_limit = {LIMIT}\n"),
+        );
+    let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    world.wait_connected(&mut dave).await;
+    world.slack.send_slash(INC, "U0ALICE", "open queue backlog");
+    dave.expect(|l| from_flare(l, "#ops") && text_of(l).contains("queue backlog"))
+        .await;
+    let slack_root = world.slack_root(INC, 1).await;
+    let rc_root = world.rc_root(1).await;
+
+    const N: usize = 80;
+    for i in 0..N {
+        world
+            .rc
+            .post_as("bob", "ops", &format!("backlog {i:03}"), Some(&rc_root));
+    }
+    // Slack, with no such limit, gets every message.
+    until(30, "the whole burst on Slack", || {
+        (world.slack_copies(INC, &slack_root, "backlog ").len() >= N).then_some(())
+    })
+    .await;
+
+    let mut shown = Vec::new();
+    let mut lines = Vec::new();
+    let mut summarised = 0;
+    let summary = summary_count;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while shown.len() + summarised < N {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(l) = dave
+            .expect_within(left, |l| {
+                from_flare(l, "#ops")
+                    && (text_of(l).contains("backlog ") || text_of(l).contains("more relayed"))
+            })
+            .await
+        else {
+            panic!("IRC showed {} and summarised {summarised} of {N}", shown.len());
+        };
+        let t = no_zwsp(&text_of(&l));
+        if let Some(n) = summary(&t) {
+            assert!(
+                t.contains("from bob@rc") && t.ends_with("read them with !inc timeline INC-1"),
+                "{t}"
+            );
+            summarised += n;
+        } else {
+            shown.extend(relayed_parts(&t));
+        }
+        lines.push(t);
+    }
+    // Nothing more comes: nothing was both shown and counted.
+    let more = dave.collect_for(Duration::from_millis(1500)).await;
+    assert!(
+        !more.iter().any(|l| from_flare(l, "#ops")
+            && (text_of(l).contains("backlog ") || text_of(l).contains("more relayed"))),
+        "{more:#?}"
+    );
+    assert_eq!(shown.len() + summarised, N, "{lines:#?}");
+    assert!(summarised > 0, "no summary: {lines:#?}");
+    // What is shown is the start of the burst, in order, each with its attribution.
+    let want: Vec<String> = (0..shown.len())
+        .map(|i| format!("<bob@rc> backlog {i:03}"))
+        .collect();
+    assert_eq!(shown, want);
+    assert!(
+        lines.iter().any(|l| relayed_parts(l).len() > 1 && summary(l).is_none()),
+        "nothing packed: {lines:#?}"
+    );
+    // Far fewer lines than messages: within seconds at 2 lines/s, not 40 s.
+    assert!(lines.len() * 4 <= N, "{} lines: {lines:#?}", lines.len());
+
+    let mut tx = flare.running.store.begin().await.expect("tx");
+    let counts = tx.delivery_counts(1).await.expect("counts");
+    drop(tx);
+    assert_eq!(counts.summarised as usize, summarised, "{counts:?}");
+    assert_eq!((counts.failed, counts.pending), (0, 0), "{counts:?}");
+    world.slack.assert_no_violations();
+    world.rc.assert_no_violations();
+    flare.running.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The count in a summary line (`12 more relayed messages not shown here ...`).
+fn summary_count(line: &str) -> Option<usize> {
+    let body = line.split_once("] ").map_or(line, |(_, b)| b);
+    let (n, rest) = body.split_once(' ')?;
+    rest.starts_with("more relayed message")
+        .then(|| n.parse().ok())
+        .flatten()
+}
