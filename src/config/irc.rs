@@ -380,4 +380,29 @@ mod tests {
             assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
         }
     }
+    #[test]
+    fn the_relay_backlog_limit_follows_the_flood_rate_unless_set() {
+        let mut c = super::IrcConfig::default();
+        // 30 s at 1 line/s, three messages to a packed line, plus the burst of 4.
+        assert_eq!(c.backlog_limit(), Some(94));
+        c.lines_per_second = 2.0;
+        c.burst = 10;
+        assert_eq!(c.backlog_limit(), Some(190));
+        c.relay_backlog_limit = Some(25);
+        assert_eq!(c.backlog_limit(), Some(25));
+        c.relay_backlog_limit = Some(0);
+        assert_eq!(c.backlog_limit(), None);
+        for bad in ["-1", "\"lots\"", "1.5"] {
+            let text = format!(
+                "[[irc]]\nname = \"n\"\nserver = \"irc\"\nrelay_backlog_limit = {bad}\n\
+                 [[irc.channels]]\nid = \"#ops\"\n"
+            );
+            let err = Config::from_str_with_env(&text, Vec::new()).expect_err(bad);
+            let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+            assert!(
+                keys.iter().any(|k| k.contains("relay_backlog_limit")),
+                "{bad}: {keys:?}"
+            );
+        }
+    }
 }
