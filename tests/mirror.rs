@@ -761,6 +761,13 @@ async fn a_burst_beyond_the_irc_backlog_limit_is_packed_then_summarised() {
     let counts = tx.delivery_counts(1).await.expect("counts");
     drop(tx);
     assert_eq!(counts.summarised as usize, summarised, "{counts:?}");
+    // `show` counts them as what they are.
+    dave.say("#ops", "!inc show INC-1");
+    let want = format!("{summarised} summarised");
+    let to_dave =
+        |l: &Line| l.is("NOTICE") && l.sender_nick() == Some("flare") && l.param(0) == Some("dave");
+    dave.expect(|l| (from_flare(l, "#ops") || to_dave(l)) && text_of(l).contains(&want))
+        .await;
     assert_eq!((counts.failed, counts.pending), (0, 0), "{counts:?}");
     world.slack.assert_no_violations();
     world.rc.assert_no_violations();
