@@ -406,7 +406,8 @@ async fn default_limits_run(n: usize, limit: Option<u32>) {
         .toml(&extras)
         .replace("burst = 1000\n", &format!("burst = 4\n{limit_line}"));
     let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
-    world.wait_connected(&mut a).await;
+    a.expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
+        .await;
     a.say("#ops", "!inc open relay benchmark at default limits");
     b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("relay benchmark"))
         .await;
