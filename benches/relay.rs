@@ -437,7 +437,10 @@ async fn default_limits_run(n: usize, limit: Option<u32>) {
         match t.find(" more relayed message") {
             Some(at) => {
                 let head = &t[..at];
-                let count = head.rsplit(' ').next().and_then(|c| c.parse::<usize>().ok());
+                let count = head
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|c| c.parse::<usize>().ok());
                 summarised += count.unwrap_or(0);
             }
             None => shown += t.matches("dl-").count(),

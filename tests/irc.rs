@@ -1444,7 +1444,9 @@ async fn relayed_messages_are_packed_into_shared_lines() {
     let server = TestServer::start(Kind::Inspircd);
     let mut alice = person(&server, "alice", &["#ops"]).await;
     let bot = Bot::start(config(server.port, vec![chan("#ops")])).await;
-    alice.expect(|l| l.is("JOIN") && l.sender_nick() == Some(NICK)).await;
+    alice
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some(NICK))
+        .await;
     let msgs: Vec<Outbound> = (0..12)
         .map(|i| {
             let mut o = out("#ops", Style::Mirror, &format!("message {i}"));
@@ -1466,6 +1468,8 @@ async fn relayed_messages_are_packed_into_shared_lines() {
         .collect();
     assert!(lines.len() < 4, "not packed: {lines:#?}");
     let all = lines.join(" | ").replace('\u{200B}', "");
-    let expected: Vec<String> = (0..12).map(|i| format!("<p{i}@slack> message {i}")).collect();
+    let expected: Vec<String> = (0..12)
+        .map(|i| format!("<p{i}@slack> message {i}"))
+        .collect();
     assert_eq!(all, expected.join(" | "));
 }

@@ -109,7 +109,10 @@ fn relayed_parts(line: &str) -> Vec<String> {
     current.push_str(rest);
     parts.push(current);
     for p in &parts {
-        assert!(starts_attribution(p), "a relayed part without attribution: {p:?} in {line:?}");
+        assert!(
+            starts_attribution(p),
+            "a relayed part without attribution: {p:?} in {line:?}"
+        );
     }
     parts
 }
@@ -722,7 +725,10 @@ async fn a_burst_beyond_the_irc_backlog_limit_is_packed_then_summarised() {
             })
             .await
         else {
-            panic!("IRC showed {} and summarised {summarised} of {N}", shown.len());
+            panic!(
+                "IRC showed {} and summarised {summarised} of {N}",
+                shown.len()
+            );
         };
         let t = no_zwsp(&text_of(&l));
         if let Some(n) = summary(&t) {
@@ -751,7 +757,9 @@ async fn a_burst_beyond_the_irc_backlog_limit_is_packed_then_summarised() {
         .collect();
     assert_eq!(shown, want);
     assert!(
-        lines.iter().any(|l| relayed_parts(l).len() > 1 && summary(l).is_none()),
+        lines
+            .iter()
+            .any(|l| relayed_parts(l).len() > 1 && summary(l).is_none()),
         "nothing packed: {lines:#?}"
     );
     // Far fewer lines than messages: within seconds at 2 lines/s, not 40 s.

@@ -242,7 +242,10 @@ impl Worker {
         if summary::summarise(&rows, limit).is_empty() {
             return Ok(rows);
         }
-        let all = self.store.pending_deliveries(platform, BACKLOG_SCAN).await?;
+        let all = self
+            .store
+            .pending_deliveries(platform, BACKLOG_SCAN)
+            .await?;
         let summaries = summary::summarise(&all, limit);
         if summaries.is_empty() {
             return Ok(rows);

@@ -86,7 +86,9 @@ impl IrcAdapter {
                 break;
             }
             match self.plain_lines(m).await {
-                Ok((t, lines)) if t == target && lines.len() == 1 && lines[0].starts_with(&prefix) => {
+                Ok((t, lines))
+                    if t == target && lines.len() == 1 && lines[0].starts_with(&prefix) =>
+                {
                     payloads.push(lines[0][prefix.len()..].to_string());
                 }
                 _ => break,

@@ -192,7 +192,12 @@ mod tests {
 
     #[test]
     fn packs_short_messages_up_to_the_budget_in_order() {
-        let msgs = ["<a@slack> one", "<b@rc> two", "<c@slack> three", "<d@rc> four"];
+        let msgs = [
+            "<a@slack> one",
+            "<b@rc> two",
+            "<c@slack> three",
+            "<d@rc> four",
+        ];
         // Everything fits: one line, every message once, in order.
         assert_eq!(
             pack(&msgs, 200),
