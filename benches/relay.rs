@@ -417,7 +417,7 @@ async fn default_limits_run(n: usize, limit: Option<u32>) {
     for i in 0..n {
         a.say("#ops", &format!("INC-1: dl-{i:05}"));
     }
-    let (mut shown, mut summarised, mut lines) = (0usize, 0usize, 0usize);
+    let (mut shown, mut summarised, mut lines, mut summaries) = (0usize, 0usize, 0usize, 0usize);
     let mut last = start;
     let deadline = start + Duration::from_secs(1500);
     while shown + summarised < n && Instant::now() < deadline {
@@ -442,6 +442,7 @@ async fn default_limits_run(n: usize, limit: Option<u32>) {
                     .next()
                     .and_then(|c| c.parse::<usize>().ok());
                 summarised += count.unwrap_or(0);
+                summaries += 1;
             }
             None => shown += t.matches("dl-").count(),
         }
@@ -453,7 +454,8 @@ async fn default_limits_run(n: usize, limit: Option<u32>) {
     };
     println!(
         "IRC at default flood limits, {what}: burst of {n}, last line out after {:.1} s, \
-         {lines} lines; {shown} shown, {summarised} summarised, lost {}",
+         {lines} lines ({summaries} of them summaries); {shown} shown, {summarised} summarised, \
+         lost {}",
         (last - start).as_secs_f64(),
         n - shown - summarised
     );
