@@ -7,7 +7,11 @@
 //! - fake Slack -> fake Rocket.Chat: a person posts in the Slack thread, the copy is seen in
 //!   the Rocket.Chat thread;
 //! - each paced (200 at 10/s) and as a burst of 1,000 back to back (throughput, p99, lost);
-//! - idle RSS and CPU per relayed message of a real `flare run` process.
+//! - idle RSS and CPU per relayed message of a real `flare run` process;
+//! - at DEFAULT IRC flood limits (1 line/s, burst 4): a relayed IRC -> IRC burst of 1,000,
+//!   how long until `#ops2` has caught up (last line out) and how many lines that took, with
+//!   packing only (`relay_backlog_limit = 0`) and with the default backlog summary
+//!   (`FLARE_BENCH_ONLY=irc-default` runs only this).
 //!
 //! Run: `cargo bench --bench relay` (needs inspircd). Without `--bench` (as under
 //! `cargo test --all-targets`) it runs a smoke version in a few seconds.
@@ -381,6 +385,88 @@ async fn in_process(s: &Sizes) {
     flare.running.shutdown(Duration::from_secs(5)).await;
 }
 
+/// Issue 20, item 21: Flare's own IRC pacing at its defaults (1 line/s, burst 4), a burst of
+/// `n` relayed from `#ops` to `#ops2`: time until the last line of it is out, and how many
+/// lines it took; `limit` is `relay_backlog_limit` (None: the default).
+async fn default_limits_run(n: usize, limit: Option<u32>) {
+    let world = World::start().await;
+    let mut a = world.person("alice", &["#ops"]).await;
+    let mut b = world.person("bea", &["#ops", "#ops2"]).await;
+    let extras = Extras {
+        second_irc_channel: true,
+        irc_lines_per_second: Some(1.0),
+        irc_only: true,
+        ..Default::default()
+    };
+    let limit_line = limit
+        .map(|l| format!("relay_backlog_limit = {l}\n"))
+        .unwrap_or_default();
+    // The server's own flood limits stay lifted for the people; Flare paces itself.
+    let toml = world
+        .toml(&extras)
+        .replace("burst = 1000\n", &format!("burst = 4\n{limit_line}"));
+    let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    a.expect(|l| l.is("JOIN") && l.sender_nick() == Some("flare"))
+        .await;
+    a.say("#ops", "!inc open relay benchmark at default limits");
+    b.expect(|l| from_flare(l, "#ops2") && text_of(l).contains("relay benchmark"))
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    b.log.clear();
+    let start = Instant::now();
+    for i in 0..n {
+        a.say("#ops", &format!("INC-1: dl-{i:05}"));
+    }
+    let (mut shown, mut summarised, mut lines, mut summaries) = (0usize, 0usize, 0usize, 0usize);
+    let mut last = start;
+    let deadline = start + Duration::from_secs(1500);
+    while shown + summarised < n && Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(l) = b
+            .expect_within(left.min(Duration::from_secs(60)), |l| {
+                from_flare(l, "#ops2")
+                    && (text_of(l).contains("dl-") || text_of(l).contains("more relayed"))
+            })
+            .await
+        else {
+            break;
+        };
+        last = Instant::now();
+        lines += 1;
+        let t = text_of(&l);
+        match t.find(" more relayed message") {
+            Some(at) => {
+                let head = &t[..at];
+                let count = head
+                    .rsplit(' ')
+                    .next()
+                    .and_then(|c| c.parse::<usize>().ok());
+                summarised += count.unwrap_or(0);
+                summaries += 1;
+            }
+            None => shown += t.matches("dl-").count(),
+        }
+    }
+    let what = match limit {
+        Some(0) => "packing only (relay_backlog_limit = 0)".to_string(),
+        Some(l) => format!("relay_backlog_limit = {l}"),
+        None => "default relay_backlog_limit".to_string(),
+    };
+    println!(
+        "IRC at default flood limits, {what}: burst of {n}, last line out after {:.1} s, \
+         {lines} lines ({summaries} of them summaries); {shown} shown, {summarised} summarised, \
+         lost {}",
+        (last - start).as_secs_f64(),
+        n - shown - summarised
+    );
+    flare.running.shutdown(Duration::from_secs(5)).await;
+}
+
+async fn default_limits(s: &Sizes) {
+    default_limits_run(s.burst, None).await;
+    default_limits_run(s.burst, Some(0)).await;
+}
+
 /// A real `flare run`: idle RSS and CPU per relayed message, with every platform connected
 /// (each message makes 4 copies: IRC `#ops2`, two Slack threads, Rocket.Chat) and as a plain
 /// IRC -> IRC relay (1 copy, the setup the matterbridge figures were measured on).
@@ -641,10 +727,16 @@ async fn main() {
         }
     };
     // FLARE_BENCH_ONLY=process: only the real `flare run` (FLARE_BENCH_BIN picks its binary);
-    // =irc-process: only its IRC-only run (for a profiler).
+    // =irc-process: only its IRC-only run (for a profiler); =irc-default: only the relay at
+    // default IRC flood limits.
     let only = std::env::var("FLARE_BENCH_ONLY").unwrap_or_default();
+    if only == "irc-default" {
+        default_limits(&s).await;
+        return;
+    }
     if only.is_empty() {
         in_process(&s).await;
+        default_limits(&s).await;
     }
     if only != "irc-process" {
         process(&s, false).await;

@@ -1436,3 +1436,40 @@ id = "#ops"
         .expect(|l| from_flare(l, "INC-1 acknowledged by b"))
         .await;
 }
+
+/// Issue 20, item 21 (a): short relayed messages queued for one channel share lines, each
+/// with its attribution, in order, within the server's line length.
+#[tokio::test]
+async fn relayed_messages_are_packed_into_shared_lines() {
+    let server = TestServer::start(Kind::Inspircd);
+    let mut alice = person(&server, "alice", &["#ops"]).await;
+    let bot = Bot::start(config(server.port, vec![chan("#ops")])).await;
+    alice
+        .expect(|l| l.is("JOIN") && l.sender_nick() == Some(NICK))
+        .await;
+    let msgs: Vec<Outbound> = (0..12)
+        .map(|i| {
+            let mut o = out("#ops", Style::Mirror, &format!("message {i}"));
+            o.author = Some(format!("<p{i}@slack>"));
+            o
+        })
+        .collect();
+    let results = tokio::time::timeout(WAIT, bot.adapter.send_many(&msgs))
+        .await
+        .expect("send hung");
+    assert_eq!(results.len(), 12);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let lines: Vec<String> = alice
+        .collect_for(Duration::from_millis(700))
+        .await
+        .iter()
+        .filter(|l| l.is("PRIVMSG") && l.sender_nick() == Some(NICK))
+        .map(text_of)
+        .collect();
+    assert!(lines.len() < 4, "not packed: {lines:#?}");
+    let all = lines.join(" | ").replace('\u{200B}', "");
+    let expected: Vec<String> = (0..12)
+        .map(|i| format!("<p{i}@slack> message {i}"))
+        .collect();
+    assert_eq!(all, expected.join(" | "));
+}

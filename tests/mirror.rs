@@ -79,6 +79,53 @@ fn no_zwsp(s: &str) -> String {
     s.replace(ZWSP, "")
 }
 
+/// The relayed messages a (possibly packed) IRC line holds, in order, each as
+/// `<author@platform> text`: the `[INC-n] ` tag is dropped and the line is split where
+/// ` | ` is followed by the next attribution (issue 20, item 21).
+fn relayed_parts(line: &str) -> Vec<String> {
+    let line = no_zwsp(line);
+    let body = match line.strip_prefix("[INC-") {
+        Some(rest) => rest.split_once("] ").map_or(line.as_str(), |(_, b)| b),
+        None => line.as_str(),
+    };
+    let starts_attribution = |s: &str| {
+        s.starts_with('<')
+            && s.find("> ")
+                .is_some_and(|end| s[..end].contains('@') && !s[..end].contains(' '))
+    };
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut rest = body;
+    while let Some(at) = rest.find(" | ") {
+        let next = &rest[at + 3..];
+        current.push_str(&rest[..at]);
+        if starts_attribution(next) {
+            parts.push(std::mem::take(&mut current));
+        } else {
+            current.push_str(" | ");
+        }
+        rest = next;
+    }
+    current.push_str(rest);
+    parts.push(current);
+    for p in &parts {
+        assert!(
+            starts_attribution(p),
+            "a relayed part without attribution: {p:?} in {line:?}"
+        );
+    }
+    parts
+}
+
+#[test]
+fn relayed_parts_splits_packed_lines_at_attributions_only() {
+    assert_eq!(
+        relayed_parts("[INC-1] <b\u{200B}ob@rc> burst 000 | <b\u{200B}ob@rc> a | b"),
+        vec!["<bob@rc> burst 000", "<bob@rc> a | b"]
+    );
+    assert_eq!(relayed_parts("<alice@slack> hi"), vec!["<alice@slack> hi"]);
+}
+
 #[tokio::test]
 async fn a_conversation_is_mirrored_everywhere_with_attribution_and_edits() {
     let mut s = scene(Extras::default()).await;
@@ -333,7 +380,7 @@ async fn a_burst_arrives_in_order_on_every_destination() {
             .dave
             .expect(|l| from_flare(l, "#ops") && text_of(l).contains("burst "))
             .await;
-        irc.push(no_zwsp(&text_of(&l)));
+        irc.extend(relayed_parts(&text_of(&l)));
     }
     let expected: Vec<String> = (0..N).map(|i| format!("burst {i:03}")).collect();
     let tail = |t: &str| t.rsplit("> ").next().unwrap_or_default().to_string();
@@ -488,7 +535,7 @@ async fn irc_down_for_a_minute_slack_and_rocketchat_stay_in_sync_and_irc_catches
         else {
             panic!("IRC got only {got:#?}");
         };
-        got.push(no_zwsp(&text_of(&l)));
+        got.extend(relayed_parts(&text_of(&l)));
     }
     let tails: Vec<String> = got
         .iter()
@@ -573,7 +620,9 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
         else {
             panic!("IRC got {} of {N}", irc.len());
         };
-        *irc.entry(no_zwsp(&text_of(&l))).or_default() += 1;
+        for part in relayed_parts(&text_of(&l)) {
+            *irc.entry(part).or_default() += 1;
+        }
     }
     let dup = |m: &HashMap<String, usize>| m.values().map(|n| n - 1).sum::<usize>();
     let mut slack = Vec::new();
@@ -592,7 +641,9 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for l in dave.collect_for(Duration::from_millis(200)).await {
         if from_flare(&l, "#ops") && text_of(&l).contains("burst line") {
-            *irc.entry(no_zwsp(&text_of(&l))).or_default() += 1;
+            for part in relayed_parts(&text_of(&l)) {
+                *irc.entry(part).or_default() += 1;
+            }
         }
     }
     let _ = child.kill();
@@ -620,4 +671,122 @@ async fn flare_killed_mid_burst_delivers_everything_after_restart() {
     );
     world.slack.assert_no_violations();
     world.rc.assert_no_violations();
+}
+
+/// Issue 20, item 21: at a slow IRC flood rate a relayed burst is packed into shared lines,
+/// and past `relay_backlog_limit` the rest of it is one summary line (how many, from whom,
+/// where to read them). Every message is either shown or counted, once; the skipped copies
+/// are `summarised` in the outbox (not failed, not pending); other platforms get everything.
+#[tokio::test]
+async fn a_burst_beyond_the_irc_backlog_limit_is_packed_then_summarised() {
+    let world = World::start().await;
+    let mut dave = world.person("dave", &["#ops", "#status"]).await;
+    const LIMIT: usize = 12;
+    let toml = world
+        .toml(&Extras {
+            irc_lines_per_second: Some(2.0),
+            ..Default::default()
+        })
+        .replace(
+            "burst = 1000\n",
+            &format!("burst = 1\nrelay_backlog_limit = {LIMIT}\n"),
+        );
+    let flare = support::start(&toml, Arc::new(flare::clock::SystemClock), false).await;
+    world.wait_connected(&mut dave).await;
+    world.slack.send_slash(INC, "U0ALICE", "open queue backlog");
+    dave.expect(|l| from_flare(l, "#ops") && text_of(l).contains("queue backlog"))
+        .await;
+    let slack_root = world.slack_root(INC, 1).await;
+    let rc_root = world.rc_root(1).await;
+
+    const N: usize = 80;
+    for i in 0..N {
+        world
+            .rc
+            .post_as("bob", "ops", &format!("backlog {i:03}"), Some(&rc_root));
+    }
+    // Slack, with no such limit, gets every message.
+    until(30, "the whole burst on Slack", || {
+        (world.slack_copies(INC, &slack_root, "backlog ").len() >= N).then_some(())
+    })
+    .await;
+
+    let mut shown = Vec::new();
+    let mut lines = Vec::new();
+    let mut summarised = 0;
+    let summary = summary_count;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while shown.len() + summarised < N {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(l) = dave
+            .expect_within(left, |l| {
+                from_flare(l, "#ops")
+                    && (text_of(l).contains("backlog ") || text_of(l).contains("more relayed"))
+            })
+            .await
+        else {
+            panic!(
+                "IRC showed {} and summarised {summarised} of {N}",
+                shown.len()
+            );
+        };
+        let t = no_zwsp(&text_of(&l));
+        if let Some(n) = summary(&t) {
+            assert!(
+                t.contains("from bob@rc") && t.ends_with("read them with !inc timeline INC-1"),
+                "{t}"
+            );
+            summarised += n;
+        } else {
+            shown.extend(relayed_parts(&t));
+        }
+        lines.push(t);
+    }
+    // Nothing more comes: nothing was both shown and counted.
+    let more = dave.collect_for(Duration::from_millis(1500)).await;
+    assert!(
+        !more.iter().any(|l| from_flare(l, "#ops")
+            && (text_of(l).contains("backlog ") || text_of(l).contains("more relayed"))),
+        "{more:#?}"
+    );
+    assert_eq!(shown.len() + summarised, N, "{lines:#?}");
+    assert!(summarised > 0, "no summary: {lines:#?}");
+    // What is shown is the start of the burst, in order, each with its attribution.
+    let want: Vec<String> = (0..shown.len())
+        .map(|i| format!("<bob@rc> backlog {i:03}"))
+        .collect();
+    assert_eq!(shown, want);
+    assert!(
+        lines
+            .iter()
+            .any(|l| relayed_parts(l).len() > 1 && summary(l).is_none()),
+        "nothing packed: {lines:#?}"
+    );
+    // Far fewer lines than messages: within seconds at 2 lines/s, not 40 s.
+    assert!(lines.len() * 4 <= N, "{} lines: {lines:#?}", lines.len());
+
+    let mut tx = flare.running.store.begin().await.expect("tx");
+    let counts = tx.delivery_counts(1).await.expect("counts");
+    drop(tx);
+    assert_eq!(counts.summarised as usize, summarised, "{counts:?}");
+    // `show` counts them as what they are.
+    dave.say("#ops", "!inc show INC-1");
+    let want = format!("{summarised} summarised");
+    let to_dave =
+        |l: &Line| l.is("NOTICE") && l.sender_nick() == Some("flare") && l.param(0) == Some("dave");
+    dave.expect(|l| (from_flare(l, "#ops") || to_dave(l)) && text_of(l).contains(&want))
+        .await;
+    assert_eq!((counts.failed, counts.pending), (0, 0), "{counts:?}");
+    world.slack.assert_no_violations();
+    world.rc.assert_no_violations();
+    flare.running.shutdown(Duration::from_secs(2)).await;
+}
+
+/// The count in a summary line (`12 more relayed messages not shown here ...`).
+fn summary_count(line: &str) -> Option<usize> {
+    let body = line.split_once("] ").map_or(line, |(_, b)| b);
+    let (n, rest) = body.split_once(' ')?;
+    rest.starts_with("more relayed message")
+        .then(|| n.parse().ok())
+        .flatten()
 }

@@ -236,6 +236,48 @@ async fn outbox_order_retry_and_failure(s: SharedStore) {
     assert_eq!(s.pending_deliveries("irc", 100).await.expect("p").len(), 3);
 }
 
+/// Issue 20, item 21: copies replaced by a backlog summary are `summarised` (final, not
+/// pending, not failed); a row that already went out keeps its status.
+async fn summarised_deliveries_are_final(s: SharedStore) {
+    let now = Utc::now();
+    let mut tx = s.begin().await.expect("begin");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let d = NewDelivery::to_channel("irc", "#ops", Style::Mirror, format!("line {i}"));
+        ids.push(tx.enqueue(&d, now).await.expect("enqueue"));
+    }
+    tx.commit().await.expect("commit");
+    s.mark_sent(ids[0], "remote-0", None, now)
+        .await
+        .expect("sent");
+    let mut tx = s.begin().await.expect("begin");
+    tx.summarise_deliveries(&ids[..3]).await.expect("summarise");
+    tx.commit().await.expect("commit");
+    let status = |d: Option<flare::store::Delivery>| d.expect("exists").status;
+    assert_eq!(
+        status(s.delivery(ids[0]).await.expect("read")),
+        DeliveryStatus::Sent
+    );
+    for id in &ids[1..3] {
+        assert_eq!(
+            status(s.delivery(*id).await.expect("read")),
+            DeliveryStatus::Summarised
+        );
+    }
+    let pending = s.pending_deliveries("irc", 100).await.expect("pending");
+    assert_eq!(
+        pending.iter().map(|d| d.id).collect::<Vec<_>>(),
+        vec![ids[3]]
+    );
+    let g = s.gauges().await.expect("gauges");
+    assert!(
+        g.deliveries
+            .contains(&("irc".to_string(), "summarised".to_string(), 2)),
+        "{:?}",
+        g.deliveries
+    );
+}
+
 async fn outbox_rows_in_bulk_keep_their_order(s: SharedStore) {
     let now = Utc::now();
     let mut tx = s.begin().await.expect("begin");
@@ -746,6 +788,7 @@ suite!(
     messages_dedupe_and_threads_resolve,
     outbox_order_retry_and_failure,
     outbox_rows_in_bulk_keep_their_order,
+    summarised_deliveries_are_final,
     a_reset_timer_moves_or_adds,
     messages_recorded_in_bulk_dedupe,
     messages_recorded_unread_with_their_copies,

@@ -216,6 +216,12 @@ pub trait ChatAdapter: Send + Sync + 'static {
     /// their own ignore it.
     fn on_connect(&self, _hook: Box<dyn Fn() + Send + Sync>) {}
 
+    /// Relayed messages pending for one place past which the outbox sends one summary line
+    /// instead of the rest (a platform whose rate limit cannot keep up: IRC). None: never.
+    fn relay_backlog_limit(&self) -> Option<usize> {
+        None
+    }
+
     /// Sends `msgs` in order, as `send` would each. Returns a result for each message tried:
     /// all of them, or those up to and including the first that failed; the rest were not
     /// tried. Adapters that can hand a burst to their connection at once override it.

@@ -91,6 +91,10 @@ pub struct IrcConfig {
     pub lines_per_second: f64,
     /// Flood control: lines that may go out at once before the rate applies.
     pub burst: u32,
+    /// Relayed messages waiting for one channel past which the rest are replaced by one
+    /// summary line (how many, from whom, `!inc timeline INC-n`). Unset: what the flood rate
+    /// writes in 30 s, three short messages to a packed line, plus `burst`. 0: never.
+    pub relay_backlog_limit: Option<u32>,
     /// Send our own PING after this much silence from the server.
     pub ping_interval: String,
     /// Drop the link when the server has said nothing for this long after our PING.
@@ -124,10 +128,26 @@ impl Default for IrcConfig {
             incident_channel_prefix: "flare".into(),
             lines_per_second: 1.0,
             burst: 4,
+            relay_backlog_limit: None,
             ping_interval: "60s".into(),
             ping_timeout: "30s".into(),
             reconnect_min: "1s".into(),
             reconnect_max: "5m".into(),
+        }
+    }
+}
+
+impl IrcConfig {
+    /// How far behind a channel may fall, in relayed messages, before the rest of its backlog
+    /// is summarised: the 30 s goal at `lines_per_second`, packed three to a line.
+    pub fn backlog_limit(&self) -> Option<usize> {
+        match self.relay_backlog_limit {
+            Some(0) => None,
+            Some(n) => Some(n as usize),
+            None if self.lines_per_second.is_finite() && self.lines_per_second > 0.0 => {
+                Some((30.0 * self.lines_per_second * 3.0).ceil() as usize + self.burst as usize)
+            }
+            None => None,
         }
     }
 }
@@ -358,6 +378,31 @@ mod tests {
             "irc[0].channels[0].id",
         ] {
             assert!(keys.contains(&k.to_string()), "{k} missing from {keys:?}");
+        }
+    }
+    #[test]
+    fn the_relay_backlog_limit_follows_the_flood_rate_unless_set() {
+        let mut c = super::IrcConfig::default();
+        // 30 s at 1 line/s, three messages to a packed line, plus the burst of 4.
+        assert_eq!(c.backlog_limit(), Some(94));
+        c.lines_per_second = 2.0;
+        c.burst = 10;
+        assert_eq!(c.backlog_limit(), Some(190));
+        c.relay_backlog_limit = Some(25);
+        assert_eq!(c.backlog_limit(), Some(25));
+        c.relay_backlog_limit = Some(0);
+        assert_eq!(c.backlog_limit(), None);
+        for bad in ["-1", "\"lots\"", "1.5"] {
+            let text = format!(
+                "[[irc]]\nname = \"n\"\nserver = \"irc\"\nrelay_backlog_limit = {bad}\n\
+                 [[irc.channels]]\nid = \"#ops\"\n"
+            );
+            let err = Config::from_str_with_env(&text, Vec::new()).expect_err(bad);
+            let keys: Vec<String> = err.problems().into_iter().map(|p| p.key).collect();
+            assert!(
+                keys.iter().any(|k| k.contains("relay_backlog_limit")),
+                "{bad}: {keys:?}"
+            );
         }
     }
 }

@@ -19,6 +19,8 @@ use crate::store::{Delivery, DeliveryStatus, NewDelivery, SharedStore, StoreErro
 /// Moved to its own module (the engine and the scheduler use it too); kept here for old paths.
 pub use crate::wake::Wake;
 
+pub mod summary;
+
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -117,6 +119,9 @@ impl Worker {
 
 const BATCH: i64 = 200;
 
+/// How much of a platform's outbox is read to summarise a backlog in one line.
+const BACKLOG_SCAN: i64 = 5000;
+
 /// At most this many sends are marked `sent` in one statement. It is also the crash window: a
 /// Flare killed after the platform accepted these messages and before the statement re-sends
 /// them at its next start (docs/architecture.md).
@@ -199,6 +204,10 @@ impl Worker {
             }
             Source::Handed(rows) => (rows, false),
         };
+        let rows = match self.adapter.relay_backlog_limit() {
+            Some(limit) => self.summarise_backlog(platform, rows, limit).await?,
+            None => rows,
+        };
         if let Some(last) = rows.iter().map(|r| r.id).max() {
             *taken = (*taken).max(last);
         }
@@ -219,6 +228,42 @@ impl Worker {
             },
             done,
         ))
+    }
+
+    /// Past the adapter's backlog limit for a place, the rest of its relayed messages are
+    /// marked `summarised` and one summary line is queued instead (with the outbox as it is
+    /// now, so one line covers the whole backlog). Returns the rows still to send.
+    async fn summarise_backlog(
+        &self,
+        platform: &str,
+        rows: Vec<Delivery>,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        if summary::summarise(&rows, limit).is_empty() {
+            return Ok(rows);
+        }
+        let all = self
+            .store
+            .pending_deliveries(platform, BACKLOG_SCAN)
+            .await?;
+        let summaries = summary::summarise(&all, limit);
+        if summaries.is_empty() {
+            return Ok(rows);
+        }
+        let mut tx = self.store.begin().await?;
+        let mut skipped = HashSet::new();
+        for s in &summaries {
+            tx.summarise_deliveries(&s.skipped).await?;
+            tx.enqueue(&s.line, self.clock.now()).await?;
+            tracing::info!(%platform, channel = %s.line.channel, incident = ?s.line.incident_id, skipped = s.skipped.len(), "relay backlog summarised");
+            skipped.extend(s.skipped.iter().copied());
+        }
+        tx.commit().await?;
+        self.wake.notify(platform);
+        Ok(rows
+            .into_iter()
+            .filter(|r| !skipped.contains(&r.id))
+            .collect())
     }
 
     async fn flush_marks(&self, marks: &mut Vec<(i64, String)>) -> Result<(), StoreError> {

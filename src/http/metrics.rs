@@ -59,7 +59,7 @@ async fn read_database(ops: &Ops) {
                 .map(|(_, _, n)| *n)
                 .sum::<i64>()
         };
-        for state in ["pending", "sent", "failed"] {
+        for state in ["pending", "sent", "failed", "summarised"] {
             gauge!(DELIVERIES, "platform" => p.clone(), "state" => state).set(count(state) as f64);
         }
         gauge!(OUTBOX_DEPTH, "platform" => p.clone()).set(count("pending") as f64);

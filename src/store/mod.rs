@@ -174,6 +174,9 @@ pub enum DeliveryStatus {
     Pending,
     Sent,
     Failed,
+    /// Not sent: replaced by a summary line, the platform being too far behind (the message
+    /// itself is recorded and in the timeline).
+    Summarised,
 }
 
 impl DeliveryStatus {
@@ -182,6 +185,7 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Summarised => "summarised",
         }
     }
 
@@ -190,6 +194,7 @@ impl DeliveryStatus {
             "pending" => Ok(DeliveryStatus::Pending),
             "sent" => Ok(DeliveryStatus::Sent),
             "failed" => Ok(DeliveryStatus::Failed),
+            "summarised" => Ok(DeliveryStatus::Summarised),
             other => Err(StoreError::Corrupt(format!("delivery status `{other}`"))),
         }
     }
@@ -308,6 +313,7 @@ pub struct DeliveryCounts {
     pub pending: i64,
     pub sent: i64,
     pub failed: i64,
+    pub summarised: i64,
 }
 
 /// One database transaction. Dropping it without `commit` rolls back.
@@ -395,6 +401,8 @@ pub trait Tx: Send {
     /// Mirrored copies made from an inbound message.
     async fn copies_of(&mut self, source_message: i64) -> Result<Vec<Delivery>>;
     async fn failed_deliveries(&mut self, incident_id: i64) -> Result<Vec<Delivery>>;
+    /// Marks pending deliveries `summarised`: a summary line is sent instead of them.
+    async fn summarise_deliveries(&mut self, ids: &[i64]) -> Result<()>;
     async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts>;
 
     async fn add_timer(&mut self, t: &NewTimer) -> Result<i64>;

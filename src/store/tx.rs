@@ -418,6 +418,19 @@ impl<D: Dialect> Tx for SqlTx<D> {
         rows.iter().map(delivery_from_row).collect()
     }
 
+    async fn summarise_deliveries(&mut self, ids: &[i64]) -> Result<()> {
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let q = format!(
+                "UPDATE deliveries SET status = 'summarised', last_error = NULL \
+                 WHERE status = 'pending' AND id IN ({})",
+                placeholders.join(", ")
+            );
+            self.defer(q, chunk.iter().map(|id| Val::from(*id)).collect(), false);
+        }
+        Ok(())
+    }
+
     async fn delivery_counts(&mut self, incident_id: i64) -> Result<DeliveryCounts> {
         let rows = self
             .read_now(DELIVERY_COUNTS, &[incident_id.into()])
@@ -429,6 +442,7 @@ impl<D: Dialect> Tx for SqlTx<D> {
                 DeliveryStatus::Pending => c.pending = n,
                 DeliveryStatus::Sent => c.sent = n,
                 DeliveryStatus::Failed => c.failed = n,
+                DeliveryStatus::Summarised => c.summarised = n,
             }
         }
         Ok(c)

@@ -129,6 +129,10 @@ impl ChatAdapter for IrcAdapter {
         PlatformKind::Irc
     }
 
+    fn relay_backlog_limit(&self) -> Option<usize> {
+        self.cfg.backlog_limit()
+    }
+
     async fn run(self: Arc<Self>, inbound: InboundSink) -> anyhow::Result<()> {
         let bulk = tokio::spawn(bulk::drain(self.clone()));
         let ended = conn::run(self, inbound).await;

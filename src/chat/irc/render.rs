@@ -9,7 +9,7 @@ use crate::chat::{Outbound, Style};
 
 impl IrcAdapter {
     /// The payload bytes left on a `cmd target :` line after our own prefix.
-    fn budget(st: &State, cmd: &str, target: &str) -> usize {
+    pub(super) fn budget(st: &State, cmd: &str, target: &str) -> usize {
         let mask_len = st
             .mask
             .as_ref()

@@ -62,6 +62,27 @@ pub fn split_to_budget(line: &str, budget: usize) -> Vec<String> {
     out
 }
 
+/// What separates relayed messages packed into one line.
+pub const PACK_SEPARATOR: &str = " | ";
+
+/// Packs short relayed messages (each one payload: its attribution and its text) into as few
+/// lines as fit in `budget` bytes, in order, joined by [`PACK_SEPARATOR`]. Returns each line's
+/// payload and how many messages it holds; a message too long to share a line keeps its own.
+pub fn pack(payloads: &[&str], budget: usize) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for p in payloads {
+        match out.last_mut() {
+            Some((line, n)) if line.len() + PACK_SEPARATOR.len() + p.len() <= budget => {
+                line.push_str(PACK_SEPARATOR);
+                line.push_str(p);
+                *n += 1;
+            }
+            _ => out.push((p.to_string(), 1)),
+        }
+    }
+    out
+}
+
 /// Puts a zero-width space after the first letter of `name` so it cannot highlight anyone.
 pub fn defang(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 3);
@@ -167,6 +188,40 @@ mod tests {
             assert_eq!(strip(&joined), strip(&text));
         }
         assert_eq!(split_to_budget("aaa bbb ccc", 8), vec!["aaa bbb", "ccc"]);
+    }
+
+    #[test]
+    fn packs_short_messages_up_to_the_budget_in_order() {
+        let msgs = [
+            "<a@slack> one",
+            "<b@rc> two",
+            "<c@slack> three",
+            "<d@rc> four",
+        ];
+        // Everything fits: one line, every message once, in order.
+        assert_eq!(
+            pack(&msgs, 200),
+            vec![(
+                "<a@slack> one | <b@rc> two | <c@slack> three | <d@rc> four".to_string(),
+                4
+            )]
+        );
+        // A tight budget: each line within it, nothing lost or reordered.
+        for budget in [13, 20, 27, 30, 45, 60] {
+            let lines = pack(&msgs, budget);
+            assert_eq!(lines.iter().map(|(_, n)| n).sum::<usize>(), msgs.len());
+            for (l, n) in &lines {
+                assert!(l.len() <= budget || *n == 1, "{l:?} over {budget}");
+            }
+            let joined: Vec<String> = lines.iter().map(|(l, _)| l.clone()).collect();
+            assert_eq!(joined.join(PACK_SEPARATOR), msgs.join(PACK_SEPARATOR));
+        }
+        // A message longer than the budget keeps a line of its own; nothing is empty.
+        let long = "x".repeat(50);
+        let lines = pack(&["<a@slack> hi", &long, "<b@rc> yo"], 30);
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1], (long.clone(), 1));
+        assert!(pack(&[], 30).is_empty());
     }
 
     #[test]

@@ -107,6 +107,12 @@ pub fn show(
         "\n  deliveries: {} sent, {} pending, {} failed",
         counts.sent, counts.pending, counts.failed
     ));
+    if counts.summarised > 0 {
+        s.push_str(&format!(
+            ", {} summarised (a platform fell behind)",
+            counts.summarised
+        ));
+    }
     for d in facts.failed.iter().take(10) {
         s.push_str(&format!(
             "\n    failed to {} {} after {} attempt(s): {}",
